@@ -1,0 +1,160 @@
+"""Metadata checks that need more than one field, or the filter's directory: cheap, no binaries.
+
+Each check takes a loaded filter entry and returns findings; none of them changes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+import jsonschema
+import referencing.exceptions
+import semver
+
+from generator import rules
+from generator.files import check_regular_file
+from generator.findings import Finding
+from generator.loader import FilterEntry
+from generator.model import FilterMeta
+from generator.yamlfile import FieldPath
+
+Check = Callable[[FilterEntry, FilterMeta], list[Finding]]
+
+
+def check_metadata(entry: FilterEntry) -> list[Finding]:
+    """Every metadata check for a filter whose `filter.yaml` loaded."""
+    if entry.meta is None:
+        return []
+    findings: list[Finding] = []
+    for check in CHECKS:
+        findings += check(entry, entry.meta)
+    return findings
+
+
+def name_matches_directory(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    if meta.name == entry.name:
+        return []
+    return [
+        entry.field_finding(
+            rules.NameMismatch, ("name",), f"expected '{entry.name}' (the directory name), got '{meta.name}'"
+        )
+    ]
+
+
+def license_declared(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    if meta.license != "NOASSERTION":
+        return []
+    return [entry.field_finding(rules.NoLicense, ("license",), "expected an SPDX license, got NOASSERTION")]
+
+
+def config_examples_valid(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """The configuration schema is a valid JSON Schema and every example satisfies it."""
+    schema = meta.config.schema_
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as err:
+        where: FieldPath = ("config", "schema", *_json_path(err.absolute_path))
+        return [entry.field_finding(rules.BadConfigSchema, where, f"expected a valid JSON Schema, got: {err.message}")]
+    validator = jsonschema.Draft202012Validator(schema)
+    findings = []
+    for index, example in enumerate(meta.config.examples):
+        base: FieldPath = ("config", "examples", index, "value")
+        try:
+            errors = sorted(validator.iter_errors(example.value), key=lambda e: list(e.absolute_path))
+        except referencing.exceptions.Unresolvable as err:
+            return [
+                entry.field_finding(
+                    rules.BadConfigSchema,
+                    ("config", "schema"),
+                    f"expected only local $ref, got one that cannot be resolved offline: {err}",
+                )
+            ]
+        for error in errors:
+            where = (*base, *_json_path(error.absolute_path))
+            findings.append(
+                entry.field_finding(rules.ExampleFailsSchema, where, f"example fails the schema: {error.message}")
+            )
+    return findings
+
+
+def _json_path(path: object) -> tuple[str | int, ...]:
+    return tuple(p for p in path if isinstance(p, (str, int)))  # type: ignore[attr-defined]
+
+
+def versions_ordered(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """Versions are unique and ascending: the last one is the newest."""
+    findings = []
+    seen: dict[str, int] = {}
+    previous: semver.Version | None = None
+    for index, version in enumerate(meta.versions):
+        where: FieldPath = ("versions", index, "version")
+        if version.version in seen:
+            findings.append(
+                entry.field_finding(
+                    rules.DuplicateVersion,
+                    where,
+                    f"expected each version once, got {version.version} again "
+                    f"(first at versions[{seen[version.version]}])",
+                )
+            )
+            continue
+        seen[version.version] = index
+        current = semver.Version.parse(version.version)
+        if previous is not None and current < previous:
+            findings.append(
+                entry.field_finding(
+                    rules.VersionOrder, where, f"expected a version above {previous}, got {current} (oldest first)"
+                )
+            )
+        else:
+            previous = current
+    return findings
+
+
+def build_sources_exist(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """Every build recipe names a regular file inside the filter's directory."""
+    findings = []
+    for index, version in enumerate(meta.versions):
+        build = version.source.build if version.source else None
+        if build is None:
+            continue
+        where: FieldPath = ("versions", index, "source", "build", "path")
+        target = entry.directory / PurePosixPath(build.path)
+        try:
+            inside = target.resolve().is_relative_to(entry.directory.resolve())
+        except OSError:
+            inside = False
+        if not inside:
+            findings.append(
+                entry.field_finding(
+                    rules.BadSourcePath, where, f"expected a path inside the filter's directory, got '{build.path}'"
+                )
+            )
+            continue
+        for problem in check_regular_file(target, f"{entry.display}/{build.path}"):
+            findings.append(entry.field_finding(problem.rule, where, f"'{build.path}': {problem.message}"))
+    return findings
+
+
+def sources_declared(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """Every version says where CI obtains its binary."""
+    return [
+        entry.field_finding(
+            rules.MissingSource,
+            ("versions", index),
+            "expected source.url (the release's https URL) or source.build (a recipe), got neither",
+        )
+        for index, version in enumerate(meta.versions)
+        if version.source is None
+    ]
+
+
+CHECKS: tuple[Check, ...] = (
+    sources_declared,
+    name_matches_directory,
+    license_declared,
+    config_examples_valid,
+    versions_ordered,
+    build_sources_exist,
+)

@@ -1,0 +1,462 @@
+"""The `catalog` command line: parses arguments, calls a command, prints, chooses the exit status.
+
+Exit status: 0 success, 1 findings with errors or a command that could not be done, 2 usage errors
+(a bad option, an unknown or ambiguous filter name). Only this module imports click and rich.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, NoReturn, get_args
+
+import click
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from generator import model, rules
+from generator.binaries import BinaryOptions
+from generator.commands import clone, delete, listing, validate, view, visibility
+from generator.commands.common import CommandError, UsageError, load_one, parse_config
+from generator.commands.import_filter import ImportRequest, import_filter, is_url
+from generator.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchPolicy
+from generator.files import read_bytes, write_atomic
+from generator.findings import Finding, Findings, Severity
+from generator.loader import find_repo_root, load_catalog
+from generator.store import BinaryStore
+from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
+
+SCHEMA_PATH = Path("catalog") / "schema" / "filter.schema.json"
+
+# In a pipe or a CI log, do not wrap tables at 80 columns: a line per row is easier to grep.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 1000)
+
+
+class State:
+    """What every command needs: the repository root and the binary store."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.store = BinaryStore.for_repo(root)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def fail(error: CommandError) -> NoReturn:
+    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    sys.exit(error.exit_code)
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Turn command errors into a message and an exit status, never a traceback."""
+    try:
+        yield
+    except CommandError as error:
+        fail(error)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="CATALOG_ROOT",
+    help="Repository root (holds catalog/). Default: found from the current directory upwards.",
+)
+@click.version_option(package_name="envoy-wasm-catalog")
+@click.pass_context
+def main(ctx: click.Context, root: Path | None) -> None:
+    """A GitOps catalog of Envoy proxy-wasm filters: import, inspect and validate filters."""
+    ctx.obj = State((root or find_repo_root(Path.cwd())).resolve())
+
+
+@main.group("filter")
+def filter_group() -> None:
+    """Manage the filters in the catalog."""
+
+
+# --- import ----------------------------------------------------------------------------------
+
+
+@filter_group.command("import")
+@click.argument("source")
+@click.option("--name", help="Filter name (a DNS label). Default: derived from the file name.")
+@click.option(
+    "--version", "version", help="Version to record. Default 0.1.0 for a new filter; required for an existing one."
+)
+@click.option("--config", "config", help="Example plugin configuration: a JSON file or JSON text.")
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    help="Owner handle (@user or @org/team); repeat for several. Default: `git config github.user`.",
+)
+@click.option("--title", help="Human-readable title of a new filter.")
+@click.option("--summary", help="One-line summary of a new filter.")
+@click.option("--license", "license_", help="SPDX license expression of a new filter (e.g. Apache-2.0).")
+@click.option(
+    "--language",
+    type=click.Choice(list(get_args(model.Language))),
+    help="Source language. Default: from the binary's producers section.",
+)
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    type=click.Choice(list(get_args(model.Category))),
+    help="Category; repeat for several.",
+)
+@click.option("--source-url", help="For a file import: the https URL where CI will download this release.")
+@click.option("--sha256", "expected_sha256", help="Refuse the bytes unless their sha256 is this.")
+@click.option("--allow-http", is_flag=True, help="Allow a plain http URL (for a local mirror).")
+@click.option(
+    "--max-size",
+    default=DEFAULT_MAX_BYTES,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest download accepted, in bytes.",
+)
+@click.option(
+    "--timeout",
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Download deadline in seconds.",
+)
+@pass_state
+def import_command(
+    state: State,
+    source: str,
+    name: str | None,
+    version: str | None,
+    config: str | None,
+    owners: tuple[str, ...],
+    title: str | None,
+    summary: str | None,
+    license_: str | None,
+    language: str | None,
+    categories: tuple[str, ...],
+    source_url: str | None,
+    expected_sha256: str | None,
+    allow_http: bool,
+    max_size: int,
+    timeout: float,
+) -> None:
+    """Add a filter, or a new version of one, from a .wasm (or .wat) file or a URL.
+
+    The binary is inspected first; nothing is written unless it is a loadable proxy-wasm module.
+    The bytes go to the local content-addressed store, never into git.
+    """
+    with handled():
+        request = ImportRequest(
+            source=source,
+            name=name,
+            version=version,
+            config=parse_config(config) if config is not None else None,
+            has_config=config is not None,
+            owners=owners,
+            title=title,
+            summary=summary,
+            license=license_,
+            language=language,
+            categories=categories,
+            source_url=source_url,
+            expected_sha256=expected_sha256,
+            fetch_policy=FetchPolicy(allow_http=allow_http, max_bytes=max_size, timeout=timeout),
+        )
+        with _download_progress(is_url(source)) as progress:
+            result = import_filter(state.root, state.store, request, progress)
+        _print_findings(result.findings)
+        action = "created" if result.created else "added version"
+        facts = result.facts
+        err.print(
+            f"{action} [bold]{result.name}[/] {result.version}: {facts.size} bytes, ABI {facts.abi}, "
+            f"{facts.kind}, sha256 {facts.sha256}",
+            highlight=False,
+        )
+        meta_path = f"catalog/filters/{result.name}/filter.yaml"
+        if not is_url(source) and request.source_url is None and not source.endswith(".wat"):
+            err.print(
+                f"next: add source.url (the release's https URL) to {meta_path} before opening a pull request",
+                highlight=False,
+            )
+
+
+@contextmanager
+def _download_progress(enabled: bool) -> Iterator[Any]:
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("downloading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("download", total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+# --- list and view ---------------------------------------------------------------------------
+
+
+@filter_group.command("list")
+@click.argument("search", required=False, default="")
+@click.option("--page", default=1, show_default=True, type=int, help="Page to show.")
+@click.option("--page-size", default=25, show_default=True, type=int, help="Filters per page.")
+@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", show_default=True)
+@pass_state
+def list_command(state: State, search: str, page: int, page_size: int, output: str) -> None:
+    """List filters; SEARCH matches name, title, summary and keywords."""
+    with handled():
+        result = listing.list_filters(load_catalog(state.root), search, page, page_size)
+    for entry in result.broken:
+        err.print(
+            f"warning: {entry.metadata_display} does not load ({len(entry.findings)} problems); "
+            f"run `catalog validate {entry.name}`",
+            highlight=False,
+        )
+    rows = [asdict(row) for row in result.rows]
+    if output == "json":
+        out.print_json(json.dumps(rows))
+        return
+    if output == "yaml":
+        out.print(yaml.safe_dump(rows, sort_keys=False, allow_unicode=True), end="", highlight=False)
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("NAME", "LATEST", "LANGUAGE", "ABI", "VISIBILITY", "SUMMARY"):
+        table.add_column(column, overflow="fold")
+    for row in result.rows:
+        table.add_row(row.name, row.latest, row.language, row.abi, row.visibility, row.summary)
+    if result.rows:
+        out.print(table)
+    shown = f"page {result.page} of {result.pages}, " if result.pages > 1 else ""
+    err.print(
+        f"{shown}{result.total} filter{'s' if result.total != 1 else ''}" + (f" matching '{search}'" if search else ""),
+        highlight=False,
+    )
+
+
+@filter_group.command("view")
+@click.argument("name")
+@click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True)
+@pass_state
+def view_command(state: State, name: str, output: str) -> None:
+    """Show one filter, by name or unique prefix."""
+    with handled():
+        data = view.view_filter(state.root, name, state.store)
+    if output == "json":
+        out.print_json(json.dumps(data))
+    else:
+        out.print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="", highlight=False)
+
+
+# --- delete, clone, visibility ---------------------------------------------------------------
+
+
+@filter_group.command("delete")
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_state
+def delete_command(state: State, name: str, yes: bool) -> None:
+    """Remove a filter's directory (its released binaries are not touched)."""
+    with handled():
+        if not yes:
+            _, entry = load_one(state.root, name)
+            if not sys.stdin.isatty():
+                raise UsageError(f"refusing to delete '{entry.name}' without confirmation; pass --yes")
+            click.confirm(f"Delete filter '{entry.name}' ({entry.display})?", abort=True, err=True)
+        removed = delete.delete_filter(state.root, name)
+    err.print(f"deleted {removed}", highlight=False)
+
+
+@filter_group.command("clone")
+@click.argument("name")
+@click.argument("new_name")
+@click.option("--owner", "owners", multiple=True, help="Owners of the clone (default: the original's).")
+@pass_state
+def clone_command(state: State, name: str, new_name: str, owners: tuple[str, ...]) -> None:
+    """Copy a filter to NEW_NAME, recording where it came from."""
+    with handled():
+        original = clone.clone_filter(state.root, name, new_name, owners)
+    err.print(f"cloned {original} to {new_name}", highlight=False)
+
+
+def _visibility_command(command_name: str, target: model.Visibility, help_text: str) -> None:
+    @filter_group.command(command_name, help=help_text)
+    @click.argument("name")
+    @pass_state
+    def command(state: State, name: str) -> None:
+        with handled():
+            filter_name, previous = visibility.set_visibility(state.root, name, target)
+        note = "already" if previous == target else f"was {previous}, now"
+        err.print(f"{filter_name}: {note} {target}", highlight=False)
+
+
+_visibility_command("publish", "public", "Make a filter public: listed and searchable on the site.")
+_visibility_command("unpublish", "private", "Make a filter private: not rendered on the site at all.")
+_visibility_command(
+    "unlist", "unlisted", "Make a filter unlisted: it has a page, but no list, search or index shows it."
+)
+
+
+# --- inspect ---------------------------------------------------------------------------------
+
+
+@main.command("inspect")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def inspect_command(file: Path, output: str) -> None:
+    """Inspect a .wasm file: ABI, kind, capabilities, imports and exports."""
+    data, findings = read_bytes(file, str(file), MAX_BINARY_BYTES)
+    facts = None
+    if data is not None:
+        facts, findings = inspect_binary(data, str(file))
+    collected = Findings(findings)
+    if output == "json":
+        payload: dict[str, Any] = {"findings": [f.to_json() for f in collected.sorted()], "facts": None}
+        if facts is not None:
+            payload["facts"] = {
+                "sha256": facts.sha256,
+                "size": facts.size,
+                "abi": facts.abi,
+                "kind": facts.kind,
+                "capabilities": list(facts.capabilities),
+                "language_hint": facts.language_hint,
+                "imports": [
+                    {"module": i.module, "name": i.name, "kind": i.kind, "type": str(i.type) if i.type else None}
+                    for i in facts.imports
+                ],
+                "exports": [
+                    {"name": e.name, "kind": e.kind, "type": str(e.type) if e.type else None} for e in facts.exports
+                ],
+            }
+        out.print_json(json.dumps(payload))
+    elif facts is not None:
+        out.print(
+            f"sha256        {facts.sha256}\nsize          {facts.size}\n"
+            f"abi           {facts.abi}\nkind          {facts.kind}",
+            highlight=False,
+        )
+        out.print(f"capabilities  {', '.join(facts.capabilities) or '-'}", highlight=False)
+        table = Table(box=None, header_style="bold")
+        for column in ("DIRECTION", "NAME", "KIND", "TYPE"):
+            table.add_column(column)
+        for imp in facts.imports:
+            table.add_row("import", f"{imp.module}.{imp.name}", imp.kind, str(imp.type or ""))
+        for exp in facts.exports:
+            table.add_row("export", exp.name, exp.kind, str(exp.type or ""))
+        out.print(table)
+    if output != "json":
+        _print_findings(collected.items)
+    if collected.has_errors or data is None:
+        sys.exit(1)
+
+
+# --- validate --------------------------------------------------------------------------------
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1)
+@click.option("--changed-since", metavar="REF", help="Check only filters whose files differ from this git ref.")
+@click.option(
+    "--offline", is_flag=True, help="Do not download binaries; check only those in the local store or built here."
+)
+@click.option("--metadata-only", is_flag=True, help="Skip the binaries: files, YAML and metadata rules only.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="github prints workflow annotations.",
+)
+@pass_state
+def validate_command(
+    state: State, paths: tuple[str, ...], changed_since: str | None, offline: bool, metadata_only: bool, fmt: str
+) -> None:
+    """Check the catalog, or the filters given as names or paths; exit 1 on any error."""
+    binaries = None if metadata_only else BinaryOptions(offline=offline)
+
+    def progress(name: str) -> None:
+        if err.is_terminal and fmt != "json":
+            err.print(f"checking binaries of {name}", style="dim", highlight=False)
+
+    with handled():
+        report = validate.validate(state.root, state.store, paths, changed_since, binaries, progress)
+    findings = report.findings
+    if fmt == "json":
+        out.print(
+            json.dumps({"checked": report.checked, "findings": [f.to_json() for f in findings.sorted()]}, indent=2),
+            highlight=False,
+        )
+    else:
+        for finding in findings.sorted():
+            line = finding.github_annotation() if fmt == "github" else finding.format()
+            out.print(line, highlight=False, markup=False)
+        errors, warnings = findings.count(Severity.ERROR), findings.count(Severity.WARNING)
+        n = len(report.checked)
+        err.print(
+            f"{_count(n, 'filter')} checked: {_count(errors, 'error')}, {_count(warnings, 'warning')}",
+            highlight=False,
+        )
+    if findings.has_errors:
+        sys.exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _print_findings(findings: list[Finding]) -> None:
+    for finding in Findings(findings).sorted():
+        err.print(finding.format(), highlight=False, markup=False)
+
+
+# --- schema and rules ------------------------------------------------------------------------
+
+
+@main.command("schema")
+@click.option("--check", is_flag=True, help="Exit 1 if the committed schema is stale instead of writing it.")
+@pass_state
+def schema_command(state: State, check: bool) -> None:
+    """Write catalog/schema/filter.schema.json from the metadata model."""
+    path = state.root / SCHEMA_PATH
+    text = model.json_schema_text()
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if check:
+        if current != text:
+            err.print(f"{SCHEMA_PATH} is stale; run `catalog schema` and commit it", highlight=False)
+            sys.exit(1)
+        return
+    if current != text:
+        write_atomic(path, text)
+        err.print(f"wrote {SCHEMA_PATH}", highlight=False)
+
+
+@main.command("rules")
+@click.argument("rule_id", required=False)
+def rules_command(rule_id: str | None) -> None:
+    """List the rules findings cite, or explain one (e.g. `catalog rules CAT104`)."""
+    known = rules.all_rules()
+    if rule_id is not None:
+        match = [r for r in known if r.id == rule_id.upper()]
+        if not match:
+            fail(UsageError(f"RULE_ID: expected one of CAT001..{known[-1].id}, got '{rule_id}'"))
+        rule = match[0]
+        out.print(f"{rule.id} ({rule.severity.value}): {rule.explanation()}", highlight=False)
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("RULE", "SEVERITY", "WHAT IT MEANS"):
+        table.add_column(column)
+    for rule in known:
+        table.add_row(rule.id, rule.severity.value, rule.explanation().splitlines()[0])
+    out.print(table)

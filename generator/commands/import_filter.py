@@ -1,0 +1,288 @@
+"""`catalog filter import`: add a filter, or a new version of one, from a .wasm file or URL.
+
+The binary is inspected before anything is written; the new or changed filter directory is built
+in a staging directory, loaded and checked like any other filter, and only then swapped in. A
+failed import leaves the catalog exactly as it was.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import jsonschema
+import semver
+
+from generator import names, yamledit
+from generator.checks import check_metadata
+from generator.commands.common import CommandError, UsageError, require_loaded
+from generator.fetch import FetchError, FetchPolicy, Progress, download
+from generator.files import read_bytes, staged_copy, staged_directory, write_atomic
+from generator.findings import Finding, Severity
+from generator.loader import FILTERS_DIR, METADATA_FILE, README_FILE, load_filter
+from generator.store import BinaryStore
+from generator.wasm.inspect import MAX_BINARY_BYTES, BinaryFacts, inspect_binary, sha256_hex
+from generator.wasm.wat import WatError, compile_wat
+
+DEFAULT_FIRST_VERSION = "0.1.0"
+
+
+@dataclass
+class ImportRequest:
+    """Everything `catalog filter import` was asked to do."""
+
+    source: str
+    name: str | None = None
+    version: str | None = None
+    config: Any = None
+    has_config: bool = False
+    owners: tuple[str, ...] = ()
+    title: str | None = None
+    summary: str | None = None
+    license: str | None = None
+    language: str | None = None
+    categories: tuple[str, ...] = ()
+    source_url: str | None = None
+    expected_sha256: str | None = None
+    fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
+
+
+@dataclass
+class ImportResult:
+    name: str
+    version: str
+    created: bool
+    facts: BinaryFacts
+    findings: list[Finding]
+
+
+def is_url(source: str) -> bool:
+    return urlsplit(source).scheme in ("http", "https")
+
+
+def import_filter(
+    root: Path, store: BinaryStore, request: ImportRequest, progress: Progress | None = None
+) -> ImportResult:
+    """Import `request.source` into the catalog at `root`."""
+    data, wat_source = _read_source(request, progress)
+    if request.expected_sha256 is not None and sha256_hex(data) != request.expected_sha256:
+        raise CommandError(f"expected sha256 {request.expected_sha256}, got {sha256_hex(data)}; the bytes were refused")
+    display = request.source
+    facts, findings = inspect_binary(data, display)
+    if facts is None or any(f.severity is Severity.ERROR for f in findings):
+        raise CommandError("the binary cannot be imported:\n" + "\n".join(f.format() for f in findings))
+
+    name = request.name or _name_from_source(request.source)
+    try:
+        names.check_name(name)
+    except names.NameProblem as problem:
+        raise UsageError(f"--name: {problem}") from None
+    directory = root / FILTERS_DIR / name
+    source_entry = _version_source(request, wat_source)
+    store.put(data)
+    if directory.exists() or directory.is_symlink():
+        version = _add_version(root, name, request, facts, source_entry, wat_source)
+        created = False
+    else:
+        version = request.version or DEFAULT_FIRST_VERSION
+        _create(root, name, version, request, facts, source_entry, wat_source)
+        created = True
+    return ImportResult(name=name, version=version, created=created, facts=facts, findings=findings)
+
+
+def _read_source(request: ImportRequest, progress: Progress | None) -> tuple[bytes, tuple[str, str] | None]:
+    """The binary's bytes, and for a .wat file its (file name, text) to keep as the build source."""
+    if is_url(request.source):
+        if request.source_url is not None:
+            raise UsageError("--source-url is for file imports; a URL import records its own URL")
+        try:
+            return download(request.source, request.fetch_policy, progress=progress), None
+        except FetchError as err:
+            raise CommandError(str(err)) from None
+    path = Path(request.source)
+    data, findings = read_bytes(path, request.source, MAX_BINARY_BYTES)
+    if data is None:
+        raise CommandError("\n".join(f.format() for f in findings))
+    if path.suffix == ".wat":
+        try:
+            text = data.decode("utf-8")
+            return compile_wat(text), (path.name, text)
+        except (UnicodeDecodeError, WatError) as err:
+            raise CommandError(f"{request.source}: error: expected WebAssembly text, got: {err}") from None
+    return data, None
+
+
+def _name_from_source(source: str) -> str:
+    base = PurePosixPath(unquote(urlsplit(source).path)).name if is_url(source) else Path(source).name
+    stem = base.rsplit(".", 1)[0].lower()
+    candidate = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")
+    if not candidate:
+        raise UsageError(f"cannot derive a filter name from '{source}'; pass --name")
+    return candidate[:63].strip("-")
+
+
+def _version_source(request: ImportRequest, wat_source: tuple[str, str] | None) -> dict[str, Any] | None:
+    if is_url(request.source):
+        return {"url": request.source}
+    if wat_source is not None:
+        return {"build": {"recipe": "wat", "path": f"src/{wat_source[0]}"}}
+    if request.source_url is not None:
+        return {"url": request.source_url}
+    return None
+
+
+def _version_entry(version: str, facts: BinaryFacts, source: dict[str, Any] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "version": version,
+        "sha256": facts.sha256,
+        "size": facts.size,
+        "abi": facts.abi,
+        "kind": facts.kind,
+        "capabilities": list(facts.capabilities),
+    }
+    if source is not None:
+        entry["source"] = source
+    return entry
+
+
+def _default_owner() -> str:
+    try:
+        handle = subprocess.run(
+            ["git", "config", "github.user"], capture_output=True, text=True, check=False, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        handle = ""
+    if not handle:
+        raise UsageError(
+            "--owner: a new filter needs an owner; pass --owner @your-github-handle (or set `git config github.user`)"
+        )
+    return handle if handle.startswith("@") else f"@{handle}"
+
+
+def _create(
+    root: Path,
+    name: str,
+    version: str,
+    request: ImportRequest,
+    facts: BinaryFacts,
+    source: dict[str, Any] | None,
+    wat_source: tuple[str, str] | None,
+) -> None:
+    if not semver.Version.is_valid(version):
+        raise UsageError(f"--version: '{version}' is not a semantic version (expected e.g. 1.2.0)")
+    title = request.title or name.replace("-", " ").capitalize()
+    kind_words = {"http": "HTTP", "network": "network", "both": "HTTP and network", "none": "proxy-wasm"}
+    config_value = request.config if request.has_config else {}
+    meta: dict[str, Any] = {
+        "name": name,
+        "title": title,
+        "summary": request.summary
+        or f"{title}: a {kind_words[facts.kind]} filter for Envoy (proxy-wasm ABI {facts.abi}).",
+        "owners": list(request.owners) or [_default_owner()],
+        "visibility": "public",
+        "license": request.license or "NOASSERTION",
+        "language": request.language or facts.language_hint or ("wat" if wat_source else "other"),
+        "categories": list(request.categories) or ["other"],
+        "keywords": [],
+        "config": {
+            "schema": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": _json_type(config_value)},
+            "examples": [{"title": "Example configuration", "value": config_value}],
+        },
+        "versions": [_version_entry(version, facts, source)],
+    }
+    with staged_directory(root / FILTERS_DIR / name) as staging:
+        write_atomic(staging / METADATA_FILE, yamledit.dump(meta))
+        write_atomic(staging / README_FILE, _readme_stub(title, meta["summary"], facts))
+        if wat_source is not None:
+            write_atomic(staging / "src" / wat_source[0], wat_source[1])
+        _check_staged(staging, name)
+
+
+def _add_version(
+    root: Path,
+    name: str,
+    request: ImportRequest,
+    facts: BinaryFacts,
+    source: dict[str, Any] | None,
+    wat_source: tuple[str, str] | None,
+) -> str:
+    entry = load_filter(root, name)
+    require_loaded(entry)
+    assert entry.meta is not None
+    meta = entry.meta
+    latest = max(semver.Version.parse(v.version) for v in meta.versions)
+    if request.version is None:
+        raise UsageError(f"--version: filter '{name}' exists (latest {latest}); pass --version for the new version")
+    if not semver.Version.is_valid(request.version):
+        raise UsageError(f"--version: '{request.version}' is not a semantic version (expected e.g. 1.2.0)")
+    new = semver.Version.parse(request.version)
+    if new <= latest:
+        raise CommandError(
+            f"version {new} is not above the latest version {latest}; "
+            "published versions are immutable and versions only move forward"
+        )
+    for existing in meta.versions:
+        if existing.sha256 == facts.sha256:
+            raise CommandError(f"these bytes are already version {existing.version} (sha256 {facts.sha256})")
+    text = (entry.directory / METADATA_FILE).read_text(encoding="utf-8")
+    text = yamledit.append_item(text, ("versions",), _version_entry(str(new), facts, source))
+    if request.has_config:
+        try:
+            jsonschema.Draft202012Validator(meta.config.schema_).validate(request.config)
+        except jsonschema.ValidationError as err:
+            raise CommandError(f"--config: the configuration fails the filter's schema: {err.message}") from None
+        number = len(meta.config.examples) + 1
+        text = yamledit.append_item(
+            text, ("config", "examples"), {"title": f"Example configuration {number}", "value": request.config}
+        )
+    with staged_copy(entry.directory) as staging:
+        write_atomic(staging / METADATA_FILE, text)
+        if wat_source is not None:
+            write_atomic(staging / "src" / wat_source[0], wat_source[1])
+        _check_staged(staging, name)
+    return str(new)
+
+
+def _check_staged(staging: Path, name: str) -> None:
+    """Load the staged directory as the filter it will become; refuse to swap in anything broken."""
+    staged_root = staging.parent.parent.parent
+    entry = load_filter(staged_root, staging.name)
+    entry.name = name
+    problems = [
+        f for f in entry.findings + check_metadata(entry) if f.severity is Severity.ERROR and f.rule.id != "CAT121"
+    ]
+    if entry.broken or problems:
+        raise CommandError(
+            "the import would write invalid metadata:\n" + "\n".join(f.format() for f in problems or entry.findings)
+        )
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "null"
+
+
+def _readme_stub(title: str, summary: str, facts: BinaryFacts) -> str:
+    capabilities = ", ".join(facts.capabilities) or "none"
+    return (
+        f"# {title}\n\n{summary}\n\n"
+        "## What it does\n\nDescribe what the filter does to requests and responses, and when to use it.\n\n"
+        "## Configuration\n\nDescribe each field of the plugin configuration "
+        "(see `config.schema` in `filter.yaml`).\n\n"
+        "## Failure mode\n\nSay what happens when the filter cannot do its job: does it refuse the request "
+        "(fail closed) or let it through (fail open)?\n\n"
+        f"## Binary\n\nproxy-wasm ABI {facts.abi}, {facts.kind} filter, host capabilities: {capabilities}.\n"
+    )

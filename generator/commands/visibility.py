@@ -1,0 +1,30 @@
+"""`catalog filter publish / unpublish / unlist NAME`: who can see a filter on the site.
+
+public: listed and searchable; unlisted: has a page but appears in no list, search or index;
+private: not rendered at all. Only `filter.yaml` changes; released binaries are never touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator import yamledit
+from generator.commands.common import load_one, require_loaded
+from generator.files import write_atomic
+from generator.loader import METADATA_FILE
+from generator.model import Visibility, fields_after
+
+
+def set_visibility(root: Path, wanted: str, visibility: Visibility) -> tuple[str, str]:
+    """Set the filter's visibility; return (name, previous visibility)."""
+    _, entry = load_one(root, wanted)
+    require_loaded(entry)
+    assert entry.meta is not None
+    previous = entry.meta.visibility
+    if previous != visibility:
+        path = entry.directory / METADATA_FILE
+        text = path.read_text(encoding="utf-8")
+        write_atomic(
+            path, yamledit.set_value(text, ("visibility",), visibility, insert_before=fields_after("visibility"))
+        )
+    return entry.name, previous

@@ -1,0 +1,159 @@
+"""Reading untrusted catalog files safely, and writing files so that nothing is half-written.
+
+Reading refuses symlinks and special files, caps the size before reading, and decodes UTF-8
+strictly. Writing goes to a temporary file in the same directory and is renamed into place, so a
+reader (or a crash) never sees a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from generator.findings import Finding, Position
+from generator.rules import Encoding, FileTooLarge, MissingFile, NotRegularFile
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+def check_regular_file(path: Path, display: str, *, required: bool = True) -> list[Finding]:
+    """Findings if `path` is not a plain regular file (a symlink, a directory, a device...)."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        if required:
+            return [MissingFile.at(display, "file is missing")]
+        return []
+    if stat.S_ISLNK(info.st_mode):
+        return [NotRegularFile.at(display, "expected a regular file, got a symlink")]
+    if not stat.S_ISREG(info.st_mode):
+        return [NotRegularFile.at(display, f"expected a regular file, got {_kind(info.st_mode)}")]
+    return []
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a device or special file"
+
+
+def read_bytes(path: Path, display: str, max_bytes: int) -> tuple[bytes | None, list[Finding]]:
+    """The file's bytes, or None with findings when it is not a regular file or over `max_bytes`."""
+    findings = check_regular_file(path, display)
+    if findings:
+        return None, findings
+    # Open without following a symlink swapped in after the check above.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        return None, [
+            FileTooLarge.at(
+                display,
+                f"expected at most {_size(max_bytes)}, got {_size(path.stat().st_size)}",
+            )
+        ]
+    return data, []
+
+
+def read_text(path: Path, display: str, max_bytes: int) -> tuple[str | None, list[Finding]]:
+    """The file's text (strict UTF-8), or None with findings."""
+    data, findings = read_bytes(path, display, max_bytes)
+    if data is None:
+        return None, findings
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        col = err.start - (before.rfind(b"\n") + 1) + 1
+        return None, [
+            Encoding.at(
+                display,
+                f"expected UTF-8 text, got byte 0x{data[err.start]:02x}",
+                position=Position(line, col),
+            )
+        ]
+
+
+def _size(n: int) -> str:
+    if n >= MIB:
+        return f"{n / MIB:.1f} MiB"
+    if n >= KIB:
+        return f"{n / KIB:.1f} KiB"
+    return f"{n} bytes"
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write `data` to `path` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def staged_copy(target: Path) -> Iterator[Path]:
+    """A copy of the directory `target` to change; it replaces `target` only if the block finishes.
+
+    The swap is two renames (old aside, new in place), then the old copy is removed, so a failure
+    at any point leaves either the old directory or the new one, never a mixture.
+    """
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".new"))
+    aside = staging.with_suffix(".old")
+    try:
+        shutil.copytree(target, staging, symlinks=True, dirs_exist_ok=True)
+        yield staging
+        os.rename(target, aside)
+        try:
+            os.rename(staging, target)
+        except BaseException:
+            os.rename(aside, target)
+            raise
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def remove_directory(target: Path) -> None:
+    """Remove `target`: renamed aside first, so it disappears at once and never half-deleted."""
+    aside = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".del"))
+    os.rename(target, aside / target.name)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_directory(target: Path) -> Iterator[Path]:
+    """A fresh directory beside `target` that replaces it only if the block finishes.
+
+    The block fills the staging directory; on success it is renamed to `target` (which must not
+    exist), on any error it is removed and `target` is untouched.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".new"))
+    try:
+        yield staging
+        os.rename(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

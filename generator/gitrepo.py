@@ -1,0 +1,70 @@
+"""What git knows about the catalog: which filters changed, and when a filter was added or updated.
+
+Dates are never typed by hand into metadata; they come from the commits that touched a filter's
+directory. Only this module imports GitPython.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+import git
+
+from generator.loader import FILTERS_DIR
+
+
+class GitError(Exception):
+    """Git could not answer: not a repository, or an unknown ref. The message says which."""
+
+
+@dataclass(frozen=True)
+class FilterHistory:
+    """When a filter first appeared in, and last changed in, the repository's history."""
+
+    first_commit: datetime | None
+    last_commit: datetime | None
+
+
+def _repo(root: Path) -> git.Repo:
+    try:
+        return git.Repo(root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise GitError(f"{root} is not a git repository") from None
+
+
+def changed_filters(root: Path, ref: str) -> set[str]:
+    """Names of filters whose files differ between `ref` (its merge base with HEAD) and the work tree.
+
+    Uncommitted and untracked files count, so a contributor sees the same set that CI will.
+    """
+    repo = _repo(root)
+    try:
+        base = repo.merge_base(ref, "HEAD")
+    except git.GitCommandError:
+        raise GitError(f"unknown git ref '{ref}'") from None
+    if not base:
+        raise GitError(f"'{ref}' has no common history with HEAD")
+    prefix = FILTERS_DIR.as_posix()
+    changed = repo.git.diff("--name-only", "--no-renames", base[0].hexsha, "--", prefix).splitlines()
+    changed += [p for p in repo.untracked_files if p.startswith(prefix + "/")]
+    names = set()
+    for path in changed:
+        parts = PurePosixPath(path).parts
+        if len(parts) > 2:
+            names.add(parts[2])
+    return names
+
+
+def filter_history(root: Path, name: str) -> FilterHistory:
+    """The dates of the first and last commits that touched the filter's directory."""
+    try:
+        repo = _repo(root)
+        path = (FILTERS_DIR / name).as_posix()
+        dates = repo.git.log("--format=%cI", "--", path).split()
+    except (GitError, git.GitCommandError):
+        return FilterHistory(None, None)
+    if not dates:
+        return FilterHistory(None, None)
+    return FilterHistory(datetime.fromisoformat(dates[-1]), datetime.fromisoformat(dates[0]))

@@ -1,0 +1,446 @@
+"""The rules every finding cites.
+
+One class per rule, with a stable id, a severity and a docstring that says what is wrong, why it
+matters and how to fix it. `catalog rules` prints this table; ids never change meaning once released.
+
+Ranges: CAT0xx files and YAML, CAT1xx metadata, CAT2xx binaries.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import ClassVar
+
+from generator.findings import Finding, Position, Severity
+
+
+class Rule:
+    """Base of all rules. Subclasses set `id` and `severity` and document themselves."""
+
+    id: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.ERROR
+
+    @classmethod
+    def at(
+        cls,
+        path: str,
+        message: str,
+        field: str = "",
+        position: Position | None = None,
+    ) -> Finding:
+        return Finding(rule=cls, path=path, message=message, field=field, position=position)
+
+    @classmethod
+    def explanation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+
+# --- CAT0xx: files and YAML --------------------------------------------------------------------
+
+
+class FileTooLarge(Rule):
+    """A catalog file is larger than its size cap.
+
+    Metadata and READMEs are read by every tool and rendered on the site; a huge file is either a
+    mistake or an attempt to exhaust the machine that reads it. Keep `filter.yaml` small and move
+    long text into `README.md`.
+    """
+
+    id = "CAT001"
+
+
+class YamlSyntax(Rule):
+    """The file is not valid YAML, or not a single YAML mapping.
+
+    Nothing else can be checked until the file parses. Fix the syntax at the position shown.
+    """
+
+    id = "CAT002"
+
+
+class YamlDuplicateKey(Rule):
+    """A mapping has the same key twice.
+
+    YAML parsers silently keep the last value, so the reader and the author see different data.
+    Remove one of the two keys.
+    """
+
+    id = "CAT003"
+
+
+class YamlAlias(Rule):
+    """The file uses YAML anchors, aliases or custom tags.
+
+    Aliases can expand a small file into gigabytes ("billion laughs") and make reviews hard to read.
+    Catalog files must spell every value out.
+    """
+
+    id = "CAT004"
+
+
+class NotRegularFile(Rule):
+    """A path that must be a regular file is a symlink, a directory or a device.
+
+    A symlink can point outside the filter's directory (at secrets on the CI machine, for example).
+    Replace it with the file's content.
+    """
+
+    id = "CAT005"
+
+
+class MissingFile(Rule):
+    """A file that every filter directory needs is missing.
+
+    Each filter directory holds `filter.yaml` (the metadata) and `README.md` (the page text).
+    `catalog filter import` creates both.
+    """
+
+    id = "CAT006"
+
+
+class Encoding(Rule):
+    """A text file is not UTF-8.
+
+    Catalog text is shown on the site and in terminals; save the file as UTF-8.
+    """
+
+    id = "CAT007"
+
+
+class StrayEntry(Rule):
+    """Something in `catalog/filters/` is not a filter directory.
+
+    Only directories named after their filter belong there.
+    """
+
+    id = "CAT008"
+    severity = Severity.WARNING
+
+
+# --- CAT1xx: metadata --------------------------------------------------------------------------
+
+
+class UnknownField(Rule):
+    """A field that the metadata model does not define.
+
+    Usually a typo; unknown fields are refused so that a misspelt field is not silently ignored.
+    The JSON Schema in `catalog/schema/filter.schema.json` lists the allowed fields.
+    """
+
+    id = "CAT101"
+
+
+class MissingField(Rule):
+    """A required field is missing."""
+
+    id = "CAT102"
+
+
+class InvalidValue(Rule):
+    """A field has the wrong type or a value outside what the model allows."""
+
+    id = "CAT103"
+
+
+class NotSemver(Rule):
+    """A version is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.2.0).
+
+    Versions are ordered and compared by semantic versioning; `v1` or `1.0` cannot be ordered.
+    """
+
+    id = "CAT104"
+
+
+class NameMismatch(Rule):
+    """`name` differs from the filter's directory name.
+
+    The directory name is the filter's identity (in URLs, release tags and CODEOWNERS); the two must
+    agree. Rename the directory or fix `name`.
+    """
+
+    id = "CAT105"
+
+
+class InvalidName(Rule):
+    """A filter name is not a DNS label: lower-case ASCII letters, digits and '-', at most 63.
+
+    Names appear in URLs, file names, release tags and Kubernetes resource names.
+    """
+
+    id = "CAT106"
+
+
+class LookalikeName(Rule):
+    """A name contains non-ASCII letters that look like ASCII ones (e.g. Cyrillic 'а').
+
+    Look-alike names let one filter impersonate another. Use ASCII only.
+    """
+
+    id = "CAT107"
+
+
+class ReservedName(Rule):
+    """A name is reserved (a Windows device name such as `con` or `nul`, or a catalog word).
+
+    Such names cannot be checked out on every system or clash with the site's own pages.
+    """
+
+    id = "CAT108"
+
+
+class BadSha256(Rule):
+    """A sha256 is not 64 lower-case hexadecimal characters."""
+
+    id = "CAT109"
+
+
+class BadUrl(Rule):
+    """A link is not an https URL (plain http, `javascript:`, `data:`, or malformed).
+
+    Links are shown to users and followed by tools; only https is safe to publish.
+    """
+
+    id = "CAT110"
+
+
+class BadLicense(Rule):
+    """The license is not a valid SPDX license expression (e.g. `Apache-2.0` or `MIT OR Apache-2.0`)."""
+
+    id = "CAT111"
+
+
+class NoLicense(Rule):
+    """The license is `NOASSERTION`: users cannot tell whether they may use the filter.
+
+    Set `license` to the SPDX expression of the filter's license.
+    """
+
+    id = "CAT112"
+    severity = Severity.WARNING
+
+
+class BadOwner(Rule):
+    """An owner is not a GitHub handle: `@user` or `@org/team`.
+
+    Owners approve changes to their filter; CODEOWNERS is generated from them.
+    """
+
+    id = "CAT113"
+
+
+class BadConfigSchema(Rule):
+    """The plugin configuration's JSON Schema is not a valid JSON Schema (draft 2020-12)."""
+
+    id = "CAT114"
+
+
+class ExampleFailsSchema(Rule):
+    """A configuration example does not validate against the filter's configuration schema.
+
+    Examples are pasted by users into Envoy and Istio; one that the filter would refuse is a trap.
+    """
+
+    id = "CAT115"
+
+
+class DuplicateVersion(Rule):
+    """The same version appears twice in `versions`."""
+
+    id = "CAT116"
+
+
+class VersionOrder(Rule):
+    """`versions` is not in ascending semantic-version order.
+
+    The last entry is the latest version; versions only move forward.
+    """
+
+    id = "CAT117"
+
+
+class BadText(Rule):
+    """A text field breaks its format: a summary on several lines, control characters, too long."""
+
+    id = "CAT118"
+
+
+class BadSourcePath(Rule):
+    """A build recipe names a path outside the filter's directory, or one that does not exist."""
+
+    id = "CAT119"
+
+
+class BadSource(Rule):
+    """A version must come from exactly one place: `build` (a recipe) or `url` (a release)."""
+
+    id = "CAT120"
+
+
+class MissingSource(Rule):
+    """A version does not say where its binary comes from.
+
+    Binaries are not committed, so CI must build the version from a recipe or download it from a
+    release URL. `catalog filter import FILE` leaves this open; add `source.url` (the https URL of
+    the release asset) or `source.build` before opening a pull request.
+    """
+
+    id = "CAT121"
+
+
+# --- CAT2xx: binaries --------------------------------------------------------------------------
+
+
+class BinaryUnavailable(Rule):
+    """The version's binary is not in the local store and could not be obtained here.
+
+    Its metadata was checked but its bytes were not. Import it, build it, or run without `--offline`.
+    """
+
+    id = "CAT200"
+    severity = Severity.NOTE
+
+
+class Sha256Mismatch(Rule):
+    """The binary's sha256 is not the one recorded in `filter.yaml`.
+
+    Published versions are immutable; bytes that differ from the recorded sha256 are refused.
+    """
+
+    id = "CAT201"
+
+
+class FactMismatch(Rule):
+    """A recorded binary fact (size, ABI, kind, capabilities) differs from what the binary shows.
+
+    The site shows the recorded facts; they must be what the binary really is. Re-import the binary
+    or correct the field.
+    """
+
+    id = "CAT202"
+
+
+class EmptyBinary(Rule):
+    """The binary is empty."""
+
+    id = "CAT203"
+
+
+class NotWasm(Rule):
+    """The file does not start with the WebAssembly magic bytes `\\0asm`."""
+
+    id = "CAT204"
+
+
+class WatText(Rule):
+    """The file is WebAssembly text (WAT), not a binary module.
+
+    Envoy loads binary modules only. Compile it first (e.g. `wat2wasm`).
+    """
+
+    id = "CAT205"
+
+
+class ComponentNotModule(Rule):
+    """The file is a WebAssembly component, not a core module.
+
+    proxy-wasm hosts load core modules only.
+    """
+
+    id = "CAT206"
+
+
+class InvalidModule(Rule):
+    """The module does not validate (truncated, malformed or using unsupported features)."""
+
+    id = "CAT207"
+
+
+class NoAbiMarker(Rule):
+    """The module exports no proxy-wasm ABI marker (`proxy_abi_version_0_2_1` and friends).
+
+    Without it Envoy does not know how to call the module and refuses to load it.
+    """
+
+    id = "CAT208"
+
+
+class ConflictingAbiMarkers(Rule):
+    """The module exports more than one proxy-wasm ABI marker.
+
+    Envoy uses the first one in export order; the others are misleading. Export one marker.
+    """
+
+    id = "CAT209"
+    severity = Severity.WARNING
+
+
+class NoAllocator(Rule):
+    """The module exports no memory allocator (`proxy_on_memory_allocate` or `malloc`).
+
+    The host needs it to hand the module headers, bodies and configuration.
+    """
+
+    id = "CAT210"
+
+
+class UnknownImport(Rule):
+    """The module imports something the host does not provide for its ABI.
+
+    Envoy refuses to load a module with an unresolved import.
+    """
+
+    id = "CAT211"
+
+
+class ImportSignature(Rule):
+    """A host function is imported with the wrong signature.
+
+    Envoy refuses to link it.
+    """
+
+    id = "CAT212"
+
+
+class CallbackSignature(Rule):
+    """A proxy-wasm callback is exported with the wrong signature for the module's ABI.
+
+    Envoy refuses to load it, or never calls it.
+    """
+
+    id = "CAT213"
+
+
+class NoCallbacks(Rule):
+    """The module exports no HTTP or network callbacks, so it never sees traffic."""
+
+    id = "CAT214"
+    severity = Severity.WARNING
+
+
+class BinaryTooLarge(Rule):
+    """The binary exceeds the catalog's size cap."""
+
+    id = "CAT215"
+
+
+class DownloadFailed(Rule):
+    """The binary could not be downloaded from its URL."""
+
+    id = "CAT216"
+
+
+class BuildFailed(Rule):
+    """The binary could not be built from its recipe."""
+
+    id = "CAT217"
+
+
+def all_rules() -> list[type[Rule]]:
+    """Every rule, in id order."""
+    found: list[type[Rule]] = []
+    pending = list(Rule.__subclasses__())
+    while pending:
+        rule = pending.pop()
+        found.append(rule)
+        pending.extend(rule.__subclasses__())
+    return sorted(found, key=lambda r: r.id)

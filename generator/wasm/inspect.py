@@ -1,0 +1,236 @@
+"""Binary inspection: what a .wasm file is and whether a proxy-wasm host can load it.
+
+Order matters and is cheapest first: the magic and version bytes (wasmtime would also accept WAT
+text, and a component shares the magic), then wasmtime's validator (no compilation), then our own
+reader of the declarations, then the proxy-wasm rules. Nothing here compiles or runs the module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+
+import wasmtime
+
+from generator import rules
+from generator.findings import Finding
+from generator.wasm import abi
+from generator.wasm.binary import (
+    COMPONENT_VERSION,
+    MODULE_VERSION,
+    WASM_MAGIC,
+    Export,
+    FuncType,
+    Import,
+    MalformedModule,
+    ModuleInfo,
+    read_module,
+)
+
+MAX_BINARY_BYTES = 32 * 1024 * 1024
+
+# Makes a finding for the binary being inspected: (rule, message) -> Finding.
+_At = Callable[[type[rules.Rule], str], Finding]
+
+_LANGUAGES = (("rust", "rust"), ("c++", "cpp"), ("c", "c"), ("go", "go"), ("zig", "zig"))
+
+
+@dataclass(frozen=True)
+class BinaryFacts:
+    """Everything inspection learns about one binary. The catalog records a subset per version."""
+
+    sha256: str
+    size: int
+    abi: str
+    kind: str
+    capabilities: tuple[str, ...]
+    imports: tuple[Import, ...]
+    exports: tuple[Export, ...]
+    language_hint: str | None
+
+
+@cache
+def _engine() -> wasmtime.Engine:
+    return wasmtime.Engine()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _looks_like_wat(data: bytes) -> bool:
+    head = data[:4096].lstrip()
+    while head.startswith(b";;"):
+        head = head.split(b"\n", 1)[1].lstrip() if b"\n" in head else b""
+    return head.startswith((b"(module", b"(component", b"(;"))
+
+
+def inspect_binary(data: bytes, display: str, field: str = "") -> tuple[BinaryFacts | None, list[Finding]]:
+    """Inspect `data`; `display` and `field` say where findings point (the file, or the version field)."""
+
+    def at(rule: type[rules.Rule], message: str) -> Finding:
+        return rule.at(display, message, field=field)
+
+    if not data:
+        return None, [at(rules.EmptyBinary, "expected a WebAssembly module, got an empty file")]
+    if len(data) > MAX_BINARY_BYTES:
+        return None, [at(rules.BinaryTooLarge, f"expected at most {MAX_BINARY_BYTES} bytes, got {len(data)}")]
+    if data[:4] != WASM_MAGIC:
+        if _looks_like_wat(data):
+            return None, [at(rules.WatText, "expected a binary module, got WebAssembly text (WAT); compile it first")]
+        return None, [at(rules.NotWasm, f"expected the wasm magic bytes 00 61 73 6d, got {data[:4].hex(' ')}")]
+    version = data[4:8]
+    if version == COMPONENT_VERSION:
+        return None, [at(rules.ComponentNotModule, "expected a core module, got a WebAssembly component")]
+    if version != MODULE_VERSION:
+        return None, [
+            at(rules.InvalidModule, f"expected wasm version 01 00 00 00, got {version.hex(' ') or 'nothing'}")
+        ]
+    try:
+        wasmtime.Module.validate(_engine(), data)
+    except wasmtime.WasmtimeError as err:
+        return None, [at(rules.InvalidModule, f"expected a valid module, got: {str(err).splitlines()[0]}")]
+    try:
+        info = read_module(data)
+    except MalformedModule as err:
+        return None, [at(rules.InvalidModule, f"expected a readable module, got: {err}")]
+    return _proxy_wasm_facts(data, info, at)
+
+
+def _proxy_wasm_facts(data: bytes, info: ModuleInfo, at: _At) -> tuple[BinaryFacts | None, list[Finding]]:
+    findings: list[Finding] = []
+    # Envoy takes the first function export whose name is a marker; its signature does not matter.
+    markers = [e.name for e in info.exports if e.name in abi.ABI_MARKERS and e.kind == "func"]
+    if not markers:
+        findings.append(
+            at(rules.NoAbiMarker, f"expected one of the exports {', '.join(sorted(abi.ABI_MARKERS))}, got none")
+        )
+        return None, findings
+    if len(set(markers)) > 1:
+        findings.append(
+            at(
+                rules.ConflictingAbiMarkers,
+                f"expected one ABI marker, got {', '.join(markers)}; Envoy uses the first, {markers[0]}",
+            )
+        )
+    version = abi.ABI_MARKERS[markers[0]]
+
+    findings += _check_allocator(info, at)
+    findings += _check_imports(info.imports, version, at)
+    findings += _check_callbacks(info.exports, version, at)
+
+    exported = {e.name for e in info.exports if e.kind == "func"}
+    http = bool(exported & abi.HTTP_CALLBACKS)
+    network = bool(exported & abi.NETWORK_CALLBACKS)
+    kind = "both" if http and network else "http" if http else "network" if network else "none"
+    if kind == "none":
+        findings.append(
+            at(rules.NoCallbacks, "expected HTTP or network callbacks (proxy_on_request_headers, ...), got none")
+        )
+    facts = BinaryFacts(
+        sha256=sha256_hex(data),
+        size=len(data),
+        abi=version,
+        kind=kind,
+        capabilities=capabilities(info.imports),
+        imports=info.imports,
+        exports=info.exports,
+        language_hint=_language_hint(info),
+    )
+    return facts, findings
+
+
+def _signature(sig: abi.Signature) -> FuncType:
+    return FuncType(tuple(sig.params), tuple(sig.results))
+
+
+def _check_allocator(info: ModuleInfo, at: _At) -> list[Finding]:
+    exported = {e.name for e in info.exports if e.kind == "func"}
+    if not exported & set(abi.ALLOCATOR_EXPORTS):
+        return [at(rules.NoAllocator, f"expected an export {' or '.join(abi.ALLOCATOR_EXPORTS)}, got none")]
+    return []  # its signature is checked with the other callbacks
+
+
+def _check_imports(imports: tuple[Import, ...], version: str, at: _At) -> list[Finding]:
+    provided = abi.host_imports(version)
+    findings = []
+    for imp in imports:
+        label = f"{imp.module}.{imp.name}"
+        if imp.kind in ("memory", "table"):
+            continue  # Envoy's V8 runtime supplies imported memories and tables
+        if imp.kind != "func":
+            findings.append(
+                at(rules.UnknownImport, f"import '{label}': expected a function, memory or table, got a {imp.kind}")
+            )
+            continue
+        expected_sig = provided.get((imp.module, imp.name))
+        if expected_sig is None:
+            findings.append(
+                at(
+                    rules.UnknownImport,
+                    f"import '{label}': expected a host function of proxy-wasm ABI {version} or WASI, "
+                    "got an unknown name",
+                )
+            )
+            continue
+        expected = _signature(expected_sig)
+        if imp.type != expected:
+            findings.append(at(rules.ImportSignature, f"import '{label}': expected {expected}, got {imp.type}"))
+    return findings
+
+
+def _check_callbacks(exports: tuple[Export, ...], version: str, at: _At) -> list[Finding]:
+    callbacks = abi.callback_exports(version)
+    skipped = _not_looked_up(exports)
+    findings = []
+    for export in exports:
+        expected_sig = callbacks.get(export.name)
+        if expected_sig is None or export.kind != "func" or export.name in skipped:
+            continue
+        expected = _signature(expected_sig)
+        if export.type != expected:
+            findings.append(
+                at(
+                    rules.CallbackSignature,
+                    f"export '{export.name}': expected {expected} for ABI {version}, got {export.type}",
+                )
+            )
+    return findings
+
+
+def _not_looked_up(exports: tuple[Export, ...]) -> frozenset[str]:
+    """Callbacks that Envoy never looks up in this module, so their signatures do not matter.
+
+    Envoy takes `malloc` before `proxy_on_memory_allocate`; with `_initialize` (a WASI reactor) it
+    calls `main` / `__main_void` and ignores `_start`; without it, it calls `_start` only.
+    """
+    names = {e.name for e in exports if e.kind == "func"}
+    skipped = set()
+    if "malloc" in names:
+        skipped.add("proxy_on_memory_allocate")
+    if "_initialize" in names:
+        skipped.add("_start")
+    else:
+        skipped |= {"main", "__main_void"}
+    return frozenset(skipped)
+
+
+def capabilities(imports: tuple[Import, ...]) -> tuple[str, ...]:
+    """The host capabilities a module can use, from the functions it imports."""
+    names = {imp.name for imp in imports if imp.module == "env"}
+    found = {cap for cap, needs in abi.CAPABILITY_IMPORTS.items() if names & needs}
+    if any(imp.module in abi.WASI_MODULES for imp in imports):
+        found.add("wasi")
+    return tuple(sorted(found))
+
+
+def _language_hint(info: ModuleInfo) -> str | None:
+    """The source language the toolchain wrote into the `producers` section, if any."""
+    for name, _version in info.producers.get("language", ()):
+        lowered = name.lower()
+        for prefix, language in _LANGUAGES:
+            if lowered.startswith(prefix):
+                return language
+    return None

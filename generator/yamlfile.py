@@ -1,0 +1,188 @@
+"""YAML for untrusted files: line numbers for every field, and nothing that can surprise a reader.
+
+PyYAML's composer gives each node its start mark; we turn the node tree into plain JSON-like data
+ourselves so that we can keep a position for every field path, report every duplicate key (PyYAML
+keeps the last one silently), and refuse anchors, aliases and explicit tags outright (aliases can
+expand a small file into gigabytes, and tags can ask for arbitrary Python objects).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.files import read_text
+from generator.findings import Finding, Position
+from generator.rules import YamlAlias, YamlDuplicateKey, YamlSyntax
+
+FieldPath = tuple[str | int, ...]
+
+# Tags PyYAML's safe resolver gives plain scalars; anything else stays the text it was written as.
+_TYPED_SCALARS = {
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+}
+
+
+def format_path(path: FieldPath) -> str:
+    """`("versions", 0, "sha256")` -> `versions[0].sha256`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+@dataclass
+class YamlDocument:
+    """Parsed YAML data and the position of every key and value in it."""
+
+    display: str
+    data: object
+    keys: dict[FieldPath, Position] = field(default_factory=dict)
+    values: dict[FieldPath, Position] = field(default_factory=dict)
+
+    def position(self, path: FieldPath, *, key: bool = False) -> Position | None:
+        """Where `path` is written; for a path that does not exist, where its nearest parent is."""
+        probe = tuple(path)
+        while True:
+            table = self.keys if key else self.values
+            if probe in table:
+                return table[probe]
+            if key and probe in self.values:
+                return self.values[probe]
+            if not probe:
+                return None
+            probe = probe[:-1]
+            key = False
+
+
+def parse_yaml(text: str, display: str) -> tuple[YamlDocument | None, list[Finding]]:
+    """Parse one YAML document. Returns None and findings when it cannot be trusted."""
+    findings = _refuse_aliases_and_tags(text, display)
+    if findings:
+        return None, findings
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as err:
+        return None, [_syntax_finding(err, display)]
+    finally:
+        loader.dispose()
+    doc = YamlDocument(display=display, data=None)
+    if root is None:
+        doc.data = None
+        return doc, []
+    builder = _Builder(doc, loader)
+    doc.data = builder.build(root, ())
+    return doc, builder.findings
+
+
+def read_yaml(path: Path, display: str, max_bytes: int) -> tuple[YamlDocument | None, list[Finding]]:
+    """Read and parse a YAML file with the checks of `generator.files.read_text`."""
+    text, findings = read_text(path, display, max_bytes)
+    if text is None:
+        return None, findings
+    return parse_yaml(text, display)
+
+
+def _mark(mark: Any) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
+def _syntax_finding(err: yaml.MarkedYAMLError, display: str) -> Finding:
+    mark = err.problem_mark or err.context_mark
+    problem = err.problem or "invalid YAML"
+    if err.context:
+        problem = f"{err.context}: {problem}"
+    return YamlSyntax.at(
+        display,
+        f"expected valid YAML, got {problem}",
+        position=_mark(mark) if mark is not None else None,
+    )
+
+
+def _refuse_aliases_and_tags(text: str, display: str) -> list[Finding]:
+    findings: list[Finding] = []
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            pos = _mark(event.start_mark)
+            if isinstance(event, yaml.AliasEvent):
+                findings.append(
+                    YamlAlias.at(display, f"expected plain values, got alias '*{event.anchor}'", position=pos)
+                )
+            elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                findings.append(
+                    YamlAlias.at(display, f"expected plain values, got anchor '&{event.anchor}'", position=pos)
+                )
+            elif isinstance(event, (yaml.ScalarEvent, yaml.CollectionStartEvent)) and _explicit_tag(event):
+                findings.append(YamlAlias.at(display, f"expected plain values, got tag '{event.tag}'", position=pos))
+    except yaml.MarkedYAMLError as err:
+        return [_syntax_finding(err, display)]
+    return findings
+
+
+def _explicit_tag(event: yaml.ScalarEvent | yaml.CollectionStartEvent) -> bool:
+    if event.tag is None or event.tag == "!":
+        return False
+    if isinstance(event, yaml.ScalarEvent):
+        # implicit is (plain, quoted): a tag that was inferred, not written, is fine.
+        return not any(event.implicit)
+    return not event.implicit
+
+
+class _Builder:
+    def __init__(self, doc: YamlDocument, loader: yaml.SafeLoader) -> None:
+        self.doc = doc
+        self.loader = loader
+        self.findings: list[Finding] = []
+
+    def build(self, node: yaml.Node, path: FieldPath) -> object:
+        self.doc.values[path] = _mark(node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        if node.tag in _TYPED_SCALARS:
+            return self.loader.construct_object(node)
+        return node.value
+
+    def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, object]:
+        out: dict[str, object] = {}
+        seen: dict[str, Position] = {}
+        for key_node, value_node in node.value:
+            key_pos = _mark(key_node.start_mark)
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.findings.append(
+                    YamlSyntax.at(
+                        self.doc.display,
+                        "expected a plain key, got a mapping or list used as a key",
+                        field=format_path(path),
+                        position=key_pos,
+                    )
+                )
+                continue
+            key = str(key_node.value)
+            if key in seen:
+                first = seen[key]
+                self.findings.append(
+                    YamlDuplicateKey.at(
+                        self.doc.display,
+                        f"expected each key once, got '{key}' again (first at line {first.line})",
+                        field=format_path((*path, key)),
+                        position=key_pos,
+                    )
+                )
+                continue
+            seen[key] = key_pos
+            self.doc.keys[(*path, key)] = key_pos
+            out[key] = self.build(value_node, (*path, key))
+        return out
