@@ -183,7 +183,7 @@ def import_command(
             highlight=False,
         )
         meta_path = f"catalog/filters/{result.name}/filter.yaml"
-        if not is_url(source) and request.source_url is None and not source.endswith(".wat"):
+        if not result.has_source:
             err.print(
                 f"next: add source.url (the release's https URL) to {meta_path} before opening a pull request",
                 highlight=False,

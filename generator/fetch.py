@@ -7,10 +7,14 @@ server lies about Content-Length, and gives up after a deadline even when the se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import time
+import socket
+import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,8 +35,13 @@ class FetchPolicy:
     """What a download may do."""
 
     allow_http: bool = False
+    """Whether plain http URLs are allowed, for a local mirror; https is always allowed."""
     max_bytes: int = DEFAULT_MAX_BYTES
+    """The largest download accepted, whatever the server announces."""
     timeout: float = DEFAULT_TIMEOUT
+    """Seconds the whole download may take, connecting and redirects included."""
+    ca_file: str | None = None
+    """A PEM file of the certificate authorities to trust instead of the system's (a private mirror, tests)."""
 
 
 def check_url(url: str, policy: FetchPolicy) -> None:
@@ -49,6 +58,15 @@ def check_url(url: str, policy: FetchPolicy) -> None:
         raise FetchError(f"expected a URL with a host, got '{url}'")
     if parts.username or parts.password:
         raise FetchError(f"expected a URL without credentials, got '{url}'")
+    # What urlsplit lets through but the download would crash on: a port that is not a number
+    # in range, a control character, a host name that is not valid IDNA (an empty label, "a..b").
+    try:
+        if parts.port == 0:
+            raise FetchError(f"expected a URL with a port from 1 to 65535, got '{url}'")
+        httpx.URL(url)
+        parts.hostname.encode("idna")
+    except (ValueError, httpx.InvalidURL) as err:
+        raise FetchError(f"expected a valid URL, got {url!r} ({err})") from None
 
 
 def download(
@@ -60,13 +78,21 @@ def download(
 ) -> bytes:
     """The bytes at `url`, or FetchError."""
     check_url(url, policy)
-    deadline = time.monotonic() + policy.timeout
 
     def check_redirect(request: httpx.Request) -> None:
         check_url(str(request.url), policy)
 
+    verify: ssl.SSLContext | bool = True
+    if policy.ca_file:
+        try:
+            verify = ssl.create_default_context(cafile=policy.ca_file)
+        except OSError as err:  # ssl.SSLError is an OSError
+            raise FetchError(f"expected a PEM file of certificate authorities at {policy.ca_file} ({err})") from None
+    too_slow = f"download of {url} took longer than {policy.timeout:g} s; stopped"
+    watchdog = _Watchdog(policy.timeout)
     try:
         with (
+            watchdog,
             httpx.Client(
                 follow_redirects=True,
                 max_redirects=5,
@@ -74,8 +100,9 @@ def download(
                 headers={"user-agent": USER_AGENT},
                 event_hooks={"request": [check_redirect]},
                 trust_env=False,
+                verify=verify,
             ) as client,
-            client.stream("GET", url) as response,
+            client.stream("GET", url, extensions={"trace": watchdog.trace}) as response,
         ):
             if response.status_code != 200:
                 raise FetchError(f"expected HTTP 200 from {url}, got {response.status_code} {response.reason_phrase}")
@@ -88,8 +115,8 @@ def download(
                 received += len(chunk)
                 if received > policy.max_bytes:
                     raise FetchError(f"expected at most {policy.max_bytes} bytes, got more; download stopped")
-                if time.monotonic() > deadline:
-                    raise FetchError(f"download took longer than {policy.timeout:g} s; stopped")
+                if watchdog.expired:
+                    raise FetchError(too_slow)
                 chunks.append(chunk)
                 if progress is not None:
                     progress(received, total)
@@ -98,6 +125,8 @@ def download(
     except httpx.TooManyRedirects:
         raise FetchError(f"too many redirects from {url}") from None
     except httpx.HTTPError as err:
+        if watchdog.expired:
+            raise FetchError(too_slow) from None
         raise FetchError(f"could not download {url}: {err}") from None
     data = b"".join(chunks)
     if expected_sha256 is not None:
@@ -105,6 +134,55 @@ def download(
         if actual != expected_sha256:
             raise FetchError(f"expected sha256 {expected_sha256}, got {actual}; the bytes were refused")
     return data
+
+
+class _Watchdog:
+    """Cuts a download's connections when its time is up.
+
+    httpx's timeouts bound each read, not the whole response, so a server that trickles its
+    headers one byte at a time would never time out. At the deadline the watchdog shuts down the
+    sockets, which ends the blocked read at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: keep hold of every connection the download opens."""
+        if event != "connection.connect_tcp.complete":
+            return
+        # A duplicate, because wrapping the socket in TLS detaches the original object.
+        sock = info["return_value"].get_extra_info("socket").dup()
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by the other end
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _content_length(response: httpx.Response) -> int | None:

@@ -98,9 +98,13 @@ def load_catalog(root: Path, names: Iterable[str] | None = None) -> Catalog:
     return catalog
 
 
-def load_filter(root: Path, name: str) -> FilterEntry:
-    """Load one filter directory: its `filter.yaml` into the model, and its README."""
-    directory = root / FILTERS_DIR / name
+def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterEntry:
+    """Load one filter directory: its `filter.yaml` into the model, and its README.
+
+    `directory` overrides where the files are read from (a staging copy), while findings still
+    name the filter's place in the catalog.
+    """
+    directory = directory or root / FILTERS_DIR / name
     entry = FilterEntry(name=name, directory=directory, display=(FILTERS_DIR / name).as_posix())
     document, findings = read_yaml(directory / METADATA_FILE, entry.metadata_display, MAX_METADATA_BYTES)
     entry.findings += findings

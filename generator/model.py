@@ -302,12 +302,19 @@ class FilterMeta(_Strict):
     license: License = Field(description="SPDX license expression, e.g. Apache-2.0.")
     language: Language = Field(description="Source language of the filter.")
     sdk: str | None = Field(default=None, description="SDK and version used, e.g. '@solo-io/proxy-runtime 0.1.8'.")
-    categories: Annotated[list[Category], AfterValidator(_unique)] = Field(min_length=1, max_length=5)
-    keywords: Annotated[list[Keyword], AfterValidator(_unique)] = Field(default_factory=list, max_length=20)
+    categories: Annotated[list[Category], AfterValidator(_unique)] = Field(
+        min_length=1, max_length=5, description="One to five categories from the catalog's fixed list (site facets)."
+    )
+    keywords: Annotated[list[Keyword], AfterValidator(_unique)] = Field(
+        default_factory=list, max_length=20, description="Search words: lower case, digits and '-', at most 20."
+    )
     homepage: HttpsUrl | None = Field(default=None, description="Project homepage (https).")
     repository: HttpsUrl | None = Field(default=None, description="Source repository (https).")
     cloned_from: ClonedFrom | None = Field(default=None, description="Set by `catalog filter clone`.")
-    config: PluginConfig
+    config: PluginConfig = Field(
+        description="The plugin configuration: its JSON Schema and examples. A string value is passed to the "
+        "filter as is; any other JSON value is passed as its JSON text."
+    )
     versions: list[Version] = Field(min_length=1, description="Released versions, oldest first.")
 
     @property

@@ -40,9 +40,10 @@ def set_value(text: str, path: Path, value: Any, *, insert_before: Sequence[str]
     if isinstance(parent, yaml.MappingNode) and isinstance(key, str):
         for key_node, value_node in parent.value:
             if key_node.value == key:
-                if isinstance(value_node, yaml.ScalarNode):
-                    start, end = value_node.start_mark.index, value_node.end_mark.index
-                    patched = text[:start] + _inline(value) + text[end:]
+                # Replace from the end of the key to the end of the value's last line: a scalar,
+                # or a whole block list or mapping, becomes one flow value on the key's line.
+                start, end = key_node.end_mark.index, _end_of(value_node)
+                patched = text[:start] + ": " + _inline(value) + text[end:]
                 break
         else:
             patched = _insert_key(text, parent, key, value, insert_before)
@@ -66,7 +67,7 @@ def append_item(text: str, path: Path, item: Any) -> str:
         dash = text.find("-", line_start, first.start_mark.index)
         if dash >= 0:
             indent = " " * (dash - line_start)
-            end = node.value[-1].end_mark.index
+            end = _end_of(node)
             line_end = text.find("\n", end)
             cut = len(text) if line_end < 0 else line_end + 1
             block = yaml.safe_dump([item], sort_keys=False, allow_unicode=True, width=100)
@@ -97,6 +98,19 @@ def _node_at(node: yaml.Node | None, path: Path) -> yaml.Node | None:
     return node
 
 
+def _end_of(node: yaml.Node) -> int:
+    """Where a node's own text ends: for block collections, the end of their last item.
+
+    PyYAML ends a block collection where the next token starts, which would swallow the comments
+    and blank lines that follow it.
+    """
+    if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
+        return _end_of(node.value[-1])
+    if isinstance(node, yaml.MappingNode) and node.value and not node.flow_style:
+        return _end_of(node.value[-1][1])
+    return int(node.end_mark.index)
+
+
 def _inline(value: Any) -> str:
     """`value` as a YAML flow scalar on one line (quoted when it would otherwise change type)."""
     dumped = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10_000)
@@ -112,7 +126,7 @@ def _insert_key(text: str, mapping: yaml.MappingNode, key: str, value: Any, befo
         if key_node.value in before:
             at = text.rfind("\n", 0, key_node.start_mark.index) + 1
             return text[:at] + line + text[at:]
-    end = mapping.value[-1][1].end_mark.index
+    end = _end_of(mapping)
     line_end = text.find("\n", end)
     cut = len(text) if line_end < 0 else line_end + 1
     head = text[:cut] if text[:cut].endswith("\n") else text[:cut] + "\n"

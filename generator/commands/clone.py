@@ -44,8 +44,7 @@ def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...]
     with staged_directory(target) as staging:
         _copy_regular_files(entry.directory, staging)
         write_atomic(staging / METADATA_FILE, text)
-        staged = load_filter(staging.parent.parent.parent, staging.name)
-        staged.name = new_name
+        staged = load_filter(root, new_name, directory=staging)
         errors = [
             f
             for f in staged.findings + check_metadata(staged)

@@ -58,6 +58,7 @@ class ImportResult:
     created: bool
     facts: BinaryFacts
     findings: list[Finding]
+    has_source: bool
 
 
 def is_url(source: str) -> bool:
@@ -91,14 +92,14 @@ def import_filter(
         version = request.version or DEFAULT_FIRST_VERSION
         _create(root, name, version, request, facts, source_entry, wat_source)
         created = True
-    return ImportResult(name=name, version=version, created=created, facts=facts, findings=findings)
+    return ImportResult(
+        name=name, version=version, created=created, facts=facts, findings=findings, has_source=source_entry is not None
+    )
 
 
 def _read_source(request: ImportRequest, progress: Progress | None) -> tuple[bytes, tuple[str, str] | None]:
     """The binary's bytes, and for a .wat file its (file name, text) to keep as the build source."""
     if is_url(request.source):
-        if request.source_url is not None:
-            raise UsageError("--source-url is for file imports; a URL import records its own URL")
         try:
             return download(request.source, request.fetch_policy, progress=progress), None
         except FetchError as err:
@@ -126,12 +127,17 @@ def _name_from_source(source: str) -> str:
 
 
 def _version_source(request: ImportRequest, wat_source: tuple[str, str] | None) -> dict[str, Any] | None:
-    if is_url(request.source):
-        return {"url": request.source}
-    if wat_source is not None:
-        return {"build": {"recipe": "wat", "path": f"src/{wat_source[0]}"}}
+    """Where CI will obtain the binary: the release URL, or the recipe for a WAT source.
+
+    A plain-http URL (a local mirror) is not a release location, so it is not recorded; the
+    https release URL can be given with --source-url.
+    """
     if request.source_url is not None:
         return {"url": request.source_url}
+    if wat_source is not None:
+        return {"build": {"recipe": "wat", "path": f"src/{wat_source[0]}"}}
+    if is_url(request.source) and urlsplit(request.source).scheme == "https":
+        return {"url": request.source}
     return None
 
 
@@ -249,9 +255,7 @@ def _add_version(
 
 def _check_staged(staging: Path, name: str) -> None:
     """Load the staged directory as the filter it will become; refuse to swap in anything broken."""
-    staged_root = staging.parent.parent.parent
-    entry = load_filter(staged_root, staging.name)
-    entry.name = name
+    entry = load_filter(staging.parent.parent.parent, name, directory=staging)
     problems = [
         f for f in entry.findings + check_metadata(entry) if f.severity is Severity.ERROR and f.rule.id != "CAT121"
     ]

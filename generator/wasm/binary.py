@@ -151,7 +151,13 @@ def read_module(data: bytes) -> ModuleInfo:
             name = body.name()
             customs.append(name)
             if name == "producers":
-                producers = _producers(body)
+                # The spec forbids a custom section's contents from invalidating a module (Envoy
+                # loads one with a malformed `producers` section), so such a section only loses us
+                # the language hint.
+                try:
+                    producers = _producers(body)
+                except MalformedModule:
+                    producers = {}
         elif section_id == SECTION_TYPE:
             types = [_functype(body) for _ in range(body.u32())]
         elif section_id == SECTION_IMPORT:

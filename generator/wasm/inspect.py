@@ -8,6 +8,7 @@ reader of the declarations, then the proxy-wasm rules. Nothing here compiles or 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -34,7 +35,15 @@ MAX_BINARY_BYTES = 32 * 1024 * 1024
 # Makes a finding for the binary being inspected: (rule, message) -> Finding.
 _At = Callable[[type[rules.Rule], str], Finding]
 
-_LANGUAGES = (("rust", "rust"), ("c++", "cpp"), ("c", "c"), ("go", "go"), ("zig", "zig"))
+# `language` names in a `producers` section, lowercased: the tool conventions suggest "Rust" or "C++";
+# LLVM writes the DWARF language without its DW_LANG_ prefix ("C11", "C_plus_plus_14", "Go").
+_LANGUAGES = (
+    (re.compile(r"rust"), "rust"),
+    (re.compile(r"(c\+\+|c_plus_plus)(_?\d+)?"), "cpp"),
+    (re.compile(r"c\d*"), "c"),
+    (re.compile(r"go"), "go"),
+    (re.compile(r"zig"), "zig"),
+)
 
 
 @dataclass(frozen=True)
@@ -230,7 +239,7 @@ def _language_hint(info: ModuleInfo) -> str | None:
     """The source language the toolchain wrote into the `producers` section, if any."""
     for name, _version in info.producers.get("language", ()):
         lowered = name.lower()
-        for prefix, language in _LANGUAGES:
-            if lowered.startswith(prefix):
+        for pattern, language in _LANGUAGES:
+            if pattern.fullmatch(lowered):
                 return language
     return None

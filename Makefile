@@ -1,0 +1,40 @@
+# One command each, on a fresh machine with Python 3.11+:
+#   make site   set up, check the catalog, build the site into site/
+#   make test   set up, lint, type-check and run every test
+# `make quick` skips the slow tests (real Envoy) for a fast local loop.
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup site serve test quick lint clean
+
+setup: $(STAMP)
+
+# Everything is pinned: direct dependencies in pyproject.toml, the rest in constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+site: setup
+	$(VENV)/bin/catalog validate --offline
+	$(VENV)/bin/mkdocs build --strict
+
+serve: setup
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+
+lint: setup
+	$(VENV)/bin/ruff check generator tests
+	$(VENV)/bin/ruff format --check generator tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/catalog schema --check
+
+test: lint
+	$(PY) -m pytest
+
+quick: setup
+	$(PY) -m pytest -m 'not slow' -q
+
+clean:
+	rm -rf $(VENV) site .catalog-cache

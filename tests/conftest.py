@@ -1,0 +1,167 @@
+"""Shared fixtures: small catalogs built inline (valid by default), a private store, a CLI runner."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from generator.cli import main
+from generator.store import BinaryStore
+from tests.wasm_modules import proxy_module
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def filter_data(name: str, binary: bytes, **changes: Any) -> dict[str, Any]:
+    """A valid `filter.yaml` mapping for a filter whose only version is `binary`."""
+    data: dict[str, Any] = {
+        "name": name,
+        "title": name.replace("-", " ").capitalize(),
+        "summary": f"The {name} test filter.",
+        "owners": ["@alice", "@acme/edge"],
+        "visibility": "public",
+        "license": "Apache-2.0",
+        "language": "wat",
+        "categories": ["headers"],
+        "keywords": ["test"],
+        "config": {
+            "schema": {"type": "object", "properties": {"header": {"type": "string"}}, "additionalProperties": False},
+            "examples": [{"title": "Add a header", "value": {"header": "x-test"}}],
+        },
+        "versions": [version_data("1.0.0", binary)],
+    }
+    data.update(changes)
+    return data
+
+
+def version_data(version: str, binary: bytes, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "version": version,
+        "sha256": hashlib.sha256(binary).hexdigest(),
+        "size": len(binary),
+        "abi": "0.2.1",
+        "kind": "http",
+        "capabilities": [],
+        "source": {"url": f"https://example.org/releases/{version}/filter.wasm"},
+    }
+    data.update(changes)
+    return data
+
+
+class CatalogBuilder:
+    """Writes filters into a temporary repository and puts their binaries in the store."""
+
+    def __init__(self, root: Path, store: BinaryStore) -> None:
+        self.root = root
+        self.store = store
+        (root / "catalog" / "filters").mkdir(parents=True, exist_ok=True)
+
+    def directory(self, name: str) -> Path:
+        return self.root / "catalog" / "filters" / name
+
+    def add(self, name: str, binary: bytes | None = None, *, readme: str | None = None, **changes: Any) -> Path:
+        """Add a valid filter `name`, with `changes` applied to its metadata."""
+        binary = binary if binary is not None else proxy_module()
+        self.store.put(binary)
+        return self.write(name, filter_data(name, binary, **changes), readme=readme)
+
+    def write(self, name: str, data: Any, *, readme: str | None = None, dirname: str | None = None) -> Path:
+        directory = self.directory(dirname or name)
+        directory.mkdir(parents=True, exist_ok=True)
+        text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        (directory / "filter.yaml").write_text(text, encoding="utf-8")
+        (directory / "README.md").write_text(readme or f"# {name}\n\nA test filter.\n", encoding="utf-8")
+        return directory
+
+    def metadata_path(self, name: str) -> Path:
+        return self.directory(name) / "filter.yaml"
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BinaryStore:
+    path = tmp_path / "store"
+    monkeypatch.setenv("CATALOG_STORE", str(path))
+    return BinaryStore(path)
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, store: BinaryStore) -> CatalogBuilder:
+    return CatalogBuilder(tmp_path / "repo", store)
+
+
+@pytest.fixture
+def cli(catalog: CatalogBuilder) -> Callable[..., Result]:
+    """Run `catalog --root <tmp repo> ARGS...` and return the result (stdout and stderr apart)."""
+
+    def run(*args: str, input: str | None = None) -> Result:
+        runner = CliRunner()
+        return runner.invoke(main, ["--root", str(catalog.root), *args], input=input, catch_exceptions=False)
+
+    return run
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under `root` with its bytes, to prove a failed command changed nothing."""
+    out = {}
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath) / name
+            out[str(path.relative_to(root))] = path.read_bytes()
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+class StaticServer:
+    """Plain HTTP on 127.0.0.1 serving `files` (path -> bytes); counts the requests it answered."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@pytest.fixture
+def http_server() -> Iterator[StaticServer]:
+    server = StaticServer()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+        server.thread.join(timeout=5)

@@ -1,0 +1,58 @@
+"""The JSON Schema generated from the model: committed, current, and in step with the model."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import yaml
+from click.testing import CliRunner
+
+from generator import model
+from generator.cli import main
+from tests.conftest import REPO_ROOT, filter_data
+from tests.wasm_modules import proxy_module
+
+SCHEMA = REPO_ROOT / "catalog" / "schema" / "filter.schema.json"
+
+
+def test_committed_schema_is_current() -> None:
+    assert SCHEMA.read_text() == model.json_schema_text(), "the schema is stale: run `catalog schema` and commit it"
+
+
+def test_schema_check_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "catalog").mkdir()
+    runner = CliRunner()
+    stale = runner.invoke(main, ["--root", str(tmp_path), "schema", "--check"])
+    assert stale.exit_code == 1
+    assert "run `catalog schema` and commit it" in stale.stderr
+    assert runner.invoke(main, ["--root", str(tmp_path), "schema"]).exit_code == 0
+    assert runner.invoke(main, ["--root", str(tmp_path), "schema", "--check"]).exit_code == 0
+
+
+def test_schema_accepts_what_the_model_accepts_and_refuses_unknown_fields() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    good = filter_data("a", proxy_module())
+    model.FilterMeta.model_validate(good)
+    validator.validate(good)
+    assert not validator.is_valid({**good, "colour": "blue"})
+    assert not validator.is_valid({**good, "name": "Bad_Name"})
+    assert not validator.is_valid({**good, "homepage": "http://x.org"})
+    bad_version = {**good, "versions": [{**good["versions"][0], "version": "v1"}]}
+    assert not validator.is_valid(bad_version)
+
+
+def test_schema_documents_every_field() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    top = schema["properties"]
+    assert set(top) == {f.alias or n for n, f in model.FilterMeta.model_fields.items()}
+    undocumented = [name for name, prop in top.items() if "description" not in prop]
+    assert undocumented == []
+
+
+def test_shipped_filters_validate_against_schema() -> None:
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+    for path in (REPO_ROOT / "catalog" / "filters").glob("*/filter.yaml"):
+        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert errors == [], path

@@ -1,0 +1,78 @@
+"""Text-preserving edits of filter.yaml."""
+
+from __future__ import annotations
+
+import yaml
+
+from generator.yamledit import append_item, dump, set_value
+
+TEXT = """\
+# header comment
+name: a   # trailing comment
+owners:
+- '@alice'   # first owner
+- '@bob'
+# about visibility
+visibility: public
+versions:
+  - version: 1.0.0
+    source:
+      url: https://example.org/a.wasm
+# a comment after the list
+config: {}
+"""
+
+
+def test_set_scalar_keeps_everything_else() -> None:
+    out = set_value(TEXT, ("visibility",), "private")
+    assert out == TEXT.replace("visibility: public", "visibility: private")
+
+
+def test_set_value_quotes_when_needed() -> None:
+    out = set_value(TEXT, ("name",), "1.0")
+    assert yaml.safe_load(out)["name"] == "1.0"
+    assert "# trailing comment" in out
+
+
+def test_replace_block_list_keeps_following_comments() -> None:
+    out = set_value(TEXT, ("owners",), ["@carol"])
+    assert yaml.safe_load(out)["owners"] == ["@carol"]
+    assert "# about visibility\nvisibility: public" in out
+    assert out.startswith("# header comment\n")
+
+
+def test_insert_missing_key_before_a_later_key() -> None:
+    text = TEXT.replace("# about visibility\nvisibility: public\n", "")
+    out = set_value(text, ("visibility",), "unlisted", insert_before=["versions", "config"])
+    assert list(yaml.safe_load(out)) == ["name", "owners", "visibility", "versions", "config"]
+    assert "# header comment" in out
+
+
+def test_insert_mapping_value() -> None:
+    out = set_value(TEXT, ("cloned_from",), {"name": "b", "version": "1.0.0"}, insert_before=["config"])
+    data = yaml.safe_load(out)
+    assert data["cloned_from"] == {"name": "b", "version": "1.0.0"}
+    assert list(data)[-2:] == ["cloned_from", "config"]
+    assert "# a comment after the list" in out
+
+
+def test_append_to_indented_list() -> None:
+    item = {"version": "1.1.0", "source": {"url": "https://example.org/b.wasm"}}
+    out = append_item(TEXT, ("versions",), item)
+    assert yaml.safe_load(out)["versions"][-1] == item
+    assert "# a comment after the list\nconfig: {}" in out
+    assert "  - version: 1.1.0\n    source:\n      url: https://example.org/b.wasm\n" in out
+
+
+def test_flow_list_falls_back_to_a_clean_dump() -> None:
+    text = "name: a\nversions: [{version: 1.0.0}]\n"
+    out = append_item(text, ("versions",), {"version": "2.0.0"})
+    assert yaml.safe_load(out)["versions"] == [{"version": "1.0.0"}, {"version": "2.0.0"}]
+    assert out.startswith("# yaml-language-server: $schema=")
+
+
+def test_dump_keeps_key_order_and_quotes_ambiguous_strings() -> None:
+    out = dump({"name": "a", "sha256": "1" * 64, "abi": "0.2.1", "yes": "yes"})
+    assert list(yaml.safe_load(out)) == ["name", "sha256", "abi", "yes"]
+    assert yaml.safe_load(out)["sha256"] == "1" * 64
+    assert yaml.safe_load(out)["yes"] == "yes"

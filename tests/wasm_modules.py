@@ -1,0 +1,55 @@
+"""WAT sources for test modules, compiled in the test: no opaque binary enters the repository.
+
+`proxy_module()` is valid by default (a minimal ABI 0.2.1 HTTP filter); each argument changes one
+thing, so a test says only what differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from generator.wasm.wat import compile_wat
+
+HTTP_EXPORTS = (
+    '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 0))',
+    '(func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (i32.const 0))',
+)
+NETWORK_EXPORTS = (
+    '(func (export "proxy_on_new_connection") (param i32) (result i32) (i32.const 0))',
+    '(func (export "proxy_on_downstream_data") (param i32 i32 i32) (result i32) (i32.const 0))',
+)
+
+
+def proxy_wat(
+    *,
+    abi: str | None = "0.2.1",
+    imports: Sequence[str] = (),
+    exports: Sequence[str] = HTTP_EXPORTS,
+    allocator: str | None = "proxy_on_memory_allocate",
+    extra: Sequence[str] = (),
+) -> str:
+    """A proxy-wasm module as WAT text."""
+    parts = ["(module", *imports, '(memory (export "memory") 1)']
+    if abi is not None:
+        parts.append(f'(func (export "proxy_abi_version_{abi.replace(".", "_")}"))')
+    if allocator is not None:
+        parts.append(f'(func (export "{allocator}") (param i32) (result i32) (i32.const 1024))')
+    parts += [
+        '(func (export "proxy_on_context_create") (param i32 i32))',
+        '(func (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))',
+        '(func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 1))',
+        *exports,
+        *extra,
+        ")",
+    ]
+    return "\n".join(parts)
+
+
+def proxy_module(**changes: object) -> bytes:
+    """A compiled proxy-wasm module; see `proxy_wat` for what can change."""
+    return compile_wat(proxy_wat(**changes))  # type: ignore[arg-type]
+
+
+def env_import(name: str, params: str = "i32", result: str | None = "i32") -> str:
+    result_text = f" (result {result})" if result else ""
+    return f'(import "env" "{name}" (func (param {params}){result_text}))'
