@@ -46,6 +46,13 @@ class State:
         self.root = root
         self.store = BinaryStore.for_repo(root)
 
+    @property
+    def catalog_root(self) -> Path:
+        """The root, for commands that read an existing catalog; a usage error if there is none."""
+        if not (self.root / "catalog").is_dir():
+            raise UsageError(f"no catalog/ directory in {self.root}; run inside the repository or pass --root")
+        return self.root
+
 
 pass_state = click.make_pass_decorator(State)
 
@@ -217,7 +224,7 @@ def _download_progress(enabled: bool) -> Iterator[Any]:
 def list_command(state: State, search: str, page: int, page_size: int, output: str) -> None:
     """List filters; SEARCH matches name, title, summary and keywords."""
     with handled():
-        result = listing.list_filters(load_catalog(state.root), search, page, page_size)
+        result = listing.list_filters(load_catalog(state.catalog_root), search, page, page_size)
     for entry in result.broken:
         err.print(
             f"warning: {entry.metadata_display} does not load ({len(entry.findings)} problems); "
@@ -252,7 +259,7 @@ def list_command(state: State, search: str, page: int, page_size: int, output: s
 def view_command(state: State, name: str, output: str) -> None:
     """Show one filter, by name or unique prefix."""
     with handled():
-        data = view.view_filter(state.root, name, state.store)
+        data = view.view_filter(state.catalog_root, name, state.store)
     if output == "json":
         out.print_json(json.dumps(data))
     else:
@@ -270,11 +277,11 @@ def delete_command(state: State, name: str, yes: bool) -> None:
     """Remove a filter's directory (its released binaries are not touched)."""
     with handled():
         if not yes:
-            _, entry = load_one(state.root, name)
+            _, entry = load_one(state.catalog_root, name)
             if not sys.stdin.isatty():
                 raise UsageError(f"refusing to delete '{entry.name}' without confirmation; pass --yes")
             click.confirm(f"Delete filter '{entry.name}' ({entry.display})?", abort=True, err=True)
-        removed = delete.delete_filter(state.root, name)
+        removed = delete.delete_filter(state.catalog_root, name)
     err.print(f"deleted {removed}", highlight=False)
 
 
@@ -286,7 +293,7 @@ def delete_command(state: State, name: str, yes: bool) -> None:
 def clone_command(state: State, name: str, new_name: str, owners: tuple[str, ...]) -> None:
     """Copy a filter to NEW_NAME, recording where it came from."""
     with handled():
-        original = clone.clone_filter(state.root, name, new_name, owners)
+        original = clone.clone_filter(state.catalog_root, name, new_name, owners)
     err.print(f"cloned {original} to {new_name}", highlight=False)
 
 
@@ -296,7 +303,7 @@ def _visibility_command(command_name: str, target: model.Visibility, help_text: 
     @pass_state
     def command(state: State, name: str) -> None:
         with handled():
-            filter_name, previous = visibility.set_visibility(state.root, name, target)
+            filter_name, previous = visibility.set_visibility(state.catalog_root, name, target)
         note = "already" if previous == target else f"was {previous}, now"
         err.print(f"{filter_name}: {note} {target}", highlight=False)
 
@@ -391,7 +398,7 @@ def validate_command(
             err.print(f"checking binaries of {name}", style="dim", highlight=False)
 
     with handled():
-        report = validate.validate(state.root, state.store, paths, changed_since, binaries, progress)
+        report = validate.validate(state.catalog_root, state.store, paths, changed_since, binaries, progress)
     findings = report.findings
     if fmt == "json":
         out.print(

@@ -49,9 +49,12 @@ class BinaryStore:
         return data
 
     def put(self, data: bytes) -> str:
-        """Store `data` and return its sha256. Storing the same bytes twice is a no-op."""
+        """Store `data` and return its sha256. Storing the same bytes twice is a no-op.
+
+        An entry that is there but corrupted is replaced (`get` drops it), so storing the bytes
+        again is how a user repairs the store.
+        """
         sha256 = hashlib.sha256(data).hexdigest()
-        path = self.path_for(sha256)
-        if not path.exists():
-            write_atomic(path, data)
+        if self.get(sha256) is None:
+            write_atomic(self.path_for(sha256), data)
         return sha256

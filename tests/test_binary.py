@@ -18,40 +18,9 @@ from generator.wasm.binary import (
     read_module,
 )
 from generator.wasm.wat import compile_wat
+from tests.wasm_modules import custom_section, name, producers_section, section
 
 HEADER = WASM_MAGIC + MODULE_VERSION
-
-
-def leb128(value: int) -> bytes:
-    """An unsigned LEB128 integer, as the binary format writes counts, sizes and indices."""
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def name(text: str) -> bytes:
-    encoded = text.encode("utf-8")
-    return leb128(len(encoded)) + encoded
-
-
-def section(section_id: int, payload: bytes) -> bytes:
-    return bytes([section_id]) + leb128(len(payload)) + payload
-
-
-def custom_section(section_name: str, payload: bytes = b"") -> bytes:
-    return section(0, name(section_name) + payload)
-
-
-def producers_section(fields: dict[str, list[tuple[str, str]]]) -> bytes:
-    """A `producers` custom section (WebAssembly tool conventions): field -> [(name, version)]."""
-    payload = leb128(len(fields))
-    for field_name, values in fields.items():
-        payload += name(field_name) + leb128(len(values))
-        payload += b"".join(name(value_name) + name(version) for value_name, version in values)
-    return custom_section("producers", payload)
 
 
 I32_TO_I32 = FuncType(("i32",), ("i32",))

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import Result
+from click.testing import CliRunner, Result
 
+from generator.cli import main
 from generator.loader import load_filter
 from tests.conftest import CatalogBuilder, snapshot
+from tests.wasm_modules import env_import, proxy_module
 
 Cli = Callable[..., Result]
 
@@ -191,3 +194,29 @@ def test_help_is_available(cli: Cli) -> None:
     assert result.exit_code == 0
     assert "--sha256" in result.stdout
     assert "--allow-http" in result.stdout
+
+
+def test_commands_outside_a_catalog_are_usage_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["--root", str(tmp_path), "filter", "list"])
+    assert result.exit_code == 2
+    assert f"no catalog/ directory in {tmp_path}" in result.stderr
+
+
+def test_inspect_command(tmp_path: Path) -> None:
+    path = tmp_path / "f.wasm"
+    path.write_bytes(proxy_module(imports=[env_import("proxy_set_tick_period_milliseconds")]))
+    runner = CliRunner()
+    text = runner.invoke(main, ["inspect", str(path)])
+    assert text.exit_code == 0
+    assert "abi           0.2.1" in text.stdout
+    assert "capabilities  timers" in text.stdout
+    assert "import     env.proxy_set_tick_period_milliseconds  func    (i32) -> i32" in text.stdout
+    data = json.loads(runner.invoke(main, ["inspect", str(path), "-o", "json"]).stdout)
+    assert data["facts"]["kind"] == "http"
+    headers = {"name": "proxy_on_request_headers", "kind": "func", "type": "(i32, i32, i32) -> i32"}
+    assert headers in data["facts"]["exports"]
+    path.write_bytes(b"(module)")
+    bad = runner.invoke(main, ["inspect", str(path)])
+    assert bad.exit_code == 1
+    assert "expected a binary module, got WebAssembly text (WAT); compile it first [CAT205]" in bad.stderr

@@ -21,8 +21,7 @@ from generator.wasm.binary import COMPONENT_VERSION, WASM_MAGIC
 from generator.wasm.inspect import BinaryFacts, inspect_binary
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT
-from tests.test_binary import custom_section, producers_section
-from tests.wasm_modules import HTTP_EXPORTS, NETWORK_EXPORTS, proxy_module, proxy_wat
+from tests.wasm_modules import HTTP_EXPORTS, NETWORK_EXPORTS, custom_section, producers_section, proxy_module, proxy_wat
 
 DISPLAY = "catalog/filters/probe/filter.yaml"
 FIELD = "versions[0]"
