@@ -1,7 +1,7 @@
 """Downloading filter binaries: https only, capped in size and time, checked against a sha256.
 
 The URL comes from a stranger, so the download refuses plain http (unless the caller explicitly
-allows it for a local mirror), refuses redirects to plain http, stops at a size cap even when the
+allows it for a local mirror), refuses redirects from https to plain http, stops at a size cap even when the
 server lies about Content-Length, and gives up after a deadline even when the server trickles.
 """
 
@@ -57,7 +57,8 @@ def check_url(url: str, policy: FetchPolicy) -> None:
     if not parts.hostname:
         raise FetchError(f"expected a URL with a host, got '{url}'")
     if parts.username or parts.password:
-        raise FetchError(f"expected a URL without credentials, got '{url}'")
+        shown = url.replace(parts.netloc, "***@" + parts.netloc.rsplit("@", 1)[-1], 1)
+        raise FetchError(f"expected a URL without credentials, got '{shown}'")
     # What urlsplit lets through but the download would crash on: a port that is not a number
     # in range, a control character, a host name that is not valid IDNA (an empty label, "a..b").
     try:
@@ -79,8 +80,14 @@ def download(
     """The bytes at `url`, or FetchError."""
     check_url(url, policy)
 
+    https_first = urlsplit(url).scheme == "https"
+
     def check_redirect(request: httpx.Request) -> None:
-        check_url(str(request.url), policy)
+        target = str(request.url)
+        check_url(target, policy)
+        # --allow-http admits an http mirror; it never lets an https download fall back to http.
+        if https_first and request.url.scheme != "https":
+            raise FetchError(f"expected the redirect from {url} to stay on https, got '{target}'")
 
     verify: ssl.SSLContext | bool = True
     if policy.ca_file:

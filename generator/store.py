@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from generator.files import write_atomic
@@ -30,6 +31,8 @@ class BinaryStore:
         return cls(Path(configured) if configured else repo_root / DEFAULT_STORE)
 
     def path_for(self, sha256: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise ValueError(f"expected a sha256 (64 lower-case hex characters), got {sha256!r}")
         return self.root / "sha256" / sha256[:2] / f"{sha256}.wasm"
 
     def has(self, sha256: str) -> bool:

@@ -232,11 +232,14 @@ def test_https_server_with_a_certificate_for_another_host_is_refused(
 # Redirects
 
 
+@pytest.mark.parametrize("allow_http", [False, True])
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_https_redirect_to_plain_http_is_refused(serve: Serve, tls: ssl.SSLContext, ca_file: str, status: int) -> None:
+def test_https_redirect_to_plain_http_is_refused(
+    serve: Serve, tls: ssl.SSLContext, ca_file: str, status: int, allow_http: bool
+) -> None:
     plain = serve({"/f.wasm": respond(BODY)})
     secure = serve({"/f.wasm": redirect(plain.url("/f.wasm"), status)}, tls=tls)
-    message = refused(secure.url("/f.wasm"), FetchPolicy(ca_file=ca_file))
+    message = refused(secure.url("/f.wasm"), FetchPolicy(ca_file=ca_file, allow_http=allow_http))
     assert plain.url("/f.wasm") in message
     assert secure.paths == ["/f.wasm"]
     assert plain.paths == []
@@ -439,7 +442,9 @@ def test_ca_file_that_is_not_a_certificate_is_a_fetch_error(serve: Serve, tls: s
 def test_url_with_credentials_is_refused_before_any_request(serve: Serve, tls: ssl.SSLContext, ca_file: str) -> None:
     server = serve({"/f.wasm": respond(BODY)}, tls=tls)
     url = server.url("/f.wasm").replace("https://", "https://user:secret@")
-    assert "credentials" in refused(url, FetchPolicy(ca_file=ca_file))
+    message = refused(url, FetchPolicy(ca_file=ca_file))
+    assert "credentials" in message
+    assert "secret" not in message
     assert server.paths == []
 
 

@@ -91,3 +91,9 @@ def test_for_repo_defaults_to_catalog_cache_in_the_repository(
     assert store.root == repo / ".catalog-cache" / "store"
     store.put(DATA)
     assert (repo / ".catalog-cache" / "store" / "sha256" / SHA[:2] / f"{SHA}.wasm").read_bytes() == DATA
+
+
+@pytest.mark.parametrize("bad", ["../../etc/x", "ABC", "0" * 63, "g" * 64])
+def test_only_sha256_names_are_addressable(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ValueError, match="expected a sha256"):
+        BinaryStore(tmp_path).get(bad)
