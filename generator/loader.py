@@ -18,7 +18,7 @@ from generator import rules
 from generator.files import KIB, MIB, read_text
 from generator.findings import Finding
 from generator.model import FilterMeta
-from generator.yamlfile import FieldPath, YamlDocument, format_path, read_yaml
+from generator.yamlfile import FieldPath, YamlDocument, format_path, json_type, read_yaml
 
 FILTERS_DIR = Path("catalog") / "filters"
 METADATA_FILE = "filter.yaml"
@@ -181,22 +181,20 @@ def _expected_got(kind: str, error: Any) -> str:
     return f"{error['msg']}, got {got}"
 
 
+_TYPE_WORDS = {
+    "null": "null",
+    "boolean": "a boolean",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "array": "a list",
+    "object": "a mapping",
+}
+
+
 def _type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+    kind = json_type(value)
+    return _TYPE_WORDS.get(kind, kind)
 
 
 def _short(value: object) -> str:

@@ -29,6 +29,25 @@ _TYPED_SCALARS = {
 }
 
 
+def json_type(value: object) -> str:
+    """The JSON Schema type name of a parsed value: object, array, string, boolean, integer, number, null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
 def format_path(path: FieldPath) -> str:
     """`("versions", 0, "sha256")` -> `versions[0].sha256`."""
     out = ""

@@ -27,6 +27,7 @@ from generator.loader import FILTERS_DIR, METADATA_FILE, README_FILE, load_filte
 from generator.store import BinaryStore
 from generator.wasm.inspect import MAX_BINARY_BYTES, BinaryFacts, inspect_binary, sha256_hex
 from generator.wasm.wat import WatError, compile_wat
+from generator.yamlfile import json_type
 
 DEFAULT_FIRST_VERSION = "0.1.0"
 
@@ -195,7 +196,7 @@ def _create(
         "categories": list(request.categories) or ["other"],
         "keywords": [],
         "config": {
-            "schema": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": _json_type(config_value)},
+            "schema": {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": json_type(config_value)},
             "examples": [{"title": "Example configuration", "value": config_value}],
         },
         "versions": [_version_entry(version, facts, source)],
@@ -263,20 +264,6 @@ def _check_staged(staging: Path, name: str) -> None:
         raise CommandError(
             "the import would write invalid metadata:\n" + "\n".join(f.format() for f in problems or entry.findings)
         )
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, dict):
-        return "object"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "null"
 
 
 def _readme_stub(title: str, summary: str, facts: BinaryFacts) -> str:
