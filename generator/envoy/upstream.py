@@ -1,0 +1,68 @@
+"""The upstream echo server behind the test Envoy: it answers with what it received.
+
+Every response is JSON `{"method", "path", "headers", "body"}` with status 200, so a behaviour
+case can check which headers the filter let through, added or removed on the way upstream. It
+binds 127.0.0.1 on a port the kernel picks, and records each request it saw.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class EchoUpstream:
+    port: int
+    seen: list[dict[str, object]] = field(default_factory=list)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def _echo(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        record = {
+            "method": self.command,
+            "path": self.path,
+            "headers": [[k.lower(), v] for k, v in self.headers.items()],
+            "body": body.decode("utf-8", "replace"),
+        }
+        self.server.upstream.seen.append(record)
+        payload = json.dumps(record).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _echo
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    upstream: EchoUpstream
+
+
+@contextmanager
+def echo_upstream() -> Iterator[EchoUpstream]:
+    """Run the echo server for the duration of the block; it is always stopped."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.upstream = EchoUpstream(port=server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, name="echo-upstream", daemon=True)
+    thread.start()
+    try:
+        yield server.upstream
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
