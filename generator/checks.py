@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-import jsonschema
-import referencing.exceptions
 import semver
 
 from generator import rules
+from generator.configschema import UnusableSchema, schema_problems, value_problems
 from generator.files import check_regular_file
 from generator.findings import Finding
 from generator.loader import FilterEntry
@@ -49,37 +48,23 @@ def license_declared(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
 
 
 def config_examples_valid(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
-    """The configuration schema is a valid JSON Schema and every example satisfies it."""
-    schema = meta.config.schema_
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as err:
-        where: FieldPath = ("config", "schema", *_json_path(err.absolute_path))
-        return [entry.field_finding(rules.BadConfigSchema, where, f"expected a valid JSON Schema, got: {err.message}")]
-    validator = jsonschema.Draft202012Validator(schema)
+    """The configuration schema is a usable JSON Schema and every example satisfies it."""
+    schema_at: FieldPath = ("config", "schema")
+    problems = schema_problems(meta.config.schema_)
+    if problems:
+        return [entry.field_finding(rules.BadConfigSchema, (*schema_at, *p.path), p.message) for p in problems]
     findings = []
     for index, example in enumerate(meta.config.examples):
         base: FieldPath = ("config", "examples", index, "value")
         try:
-            errors = sorted(validator.iter_errors(example.value), key=lambda e: list(e.absolute_path))
-        except referencing.exceptions.Unresolvable as err:
-            return [
-                entry.field_finding(
-                    rules.BadConfigSchema,
-                    ("config", "schema"),
-                    f"expected only local $ref, got one that cannot be resolved offline: {err}",
-                )
-            ]
-        for error in errors:
-            where = (*base, *_json_path(error.absolute_path))
-            findings.append(
-                entry.field_finding(rules.ExampleFailsSchema, where, f"example fails the schema: {error.message}")
-            )
+            errors = value_problems(meta.config.schema_, example.value)
+        except UnusableSchema as err:
+            return [entry.field_finding(rules.BadConfigSchema, schema_at, err.problem.message)]
+        findings += [
+            entry.field_finding(rules.ExampleFailsSchema, (*base, *e.path), f"example fails the schema: {e.message}")
+            for e in errors
+        ]
     return findings
-
-
-def _json_path(path: object) -> tuple[str | int, ...]:
-    return tuple(p for p in path if isinstance(p, (str, int)))  # type: ignore[attr-defined]
 
 
 def versions_ordered(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
@@ -150,6 +135,42 @@ def sources_declared(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
     ]
 
 
+def cases_valid(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """Behaviour cases have unique names, requests to send, and configurations the schema accepts."""
+    if entry.cases is None:
+        return []
+    findings = []
+    default = meta.config.examples[0].value
+    seen: set[str] = set()
+    for index, case in enumerate(entry.cases.cases):
+        where: FieldPath = ("cases", index)
+        if case.name in seen or case.name == "smoke":
+            findings.append(
+                entry.cases_finding(
+                    rules.DuplicateCase, (*where, "name"), f"expected a unique name, got {case.name!r} again"
+                )
+            )
+        seen.add(case.name)
+        if case.loads and not case.requests:
+            message = "expected at least one request (or loads: false), got none"
+            findings.append(entry.cases_finding(rules.InvalidValue, (*where, "requests"), message))
+        if not case.loads:
+            continue
+        try:
+            errors = value_problems(meta.config.schema_, case.plugin_config(default))
+        except UnusableSchema:
+            continue  # reported by config_examples_valid
+        findings += [
+            entry.cases_finding(
+                rules.CaseConfigFailsSchema,
+                (*where, "config", *error.path),
+                f"configuration fails the filter's schema: {error.message}",
+            )
+            for error in errors
+        ]
+    return findings
+
+
 CHECKS: tuple[Check, ...] = (
     sources_declared,
     name_matches_directory,
@@ -157,4 +178,5 @@ CHECKS: tuple[Check, ...] = (
     config_examples_valid,
     versions_ordered,
     build_sources_exist,
+    cases_valid,
 )

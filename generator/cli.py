@@ -17,17 +17,20 @@ from typing import Any, NoReturn, get_args
 import click
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
 from generator import model, rules
+from generator.behaviour import CaseResult
 from generator.binaries import BinaryOptions
-from generator.commands import clone, delete, listing, validate, view, visibility
-from generator.commands.common import CommandError, UsageError, load_one, parse_config
+from generator.commands import clone, delete, listing, prove, validate, view, visibility
+from generator.commands import config as filter_config
+from generator.commands.common import CommandError, FindingsError, UsageError, load_one, parse_config
 from generator.commands.import_filter import ImportRequest, import_filter, is_url
 from generator.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchPolicy
 from generator.files import read_bytes, write_atomic
-from generator.findings import Finding, Findings, Severity
+from generator.findings import Finding, Findings, Severity, printable
 from generator.loader import find_repo_root, load_catalog
 from generator.store import BinaryStore
 from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
@@ -35,8 +38,10 @@ from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
 SCHEMA_PATH = Path("catalog") / "schema" / "filter.schema.json"
 
 # In a pipe or a CI log, do not wrap tables at 80 columns: a line per row is easier to grep.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1000)
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 1000)
+# Markup is off: names, summaries and messages come from strangers' files, and "[red]" or "[/]"
+# in them must print as typed. Text that should be styled passes markup=True with escaped data.
+out = Console(soft_wrap=True, markup=False, highlight=False, width=None if sys.stdout.isatty() else 1000)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False, width=None if sys.stderr.isatty() else 1000)
 
 
 class State:
@@ -58,7 +63,9 @@ pass_state = click.make_pass_decorator(State)
 
 
 def fail(error: CommandError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+    err.print(f"[bold red]error:[/] {escape(printable(str(error)))}", markup=True)
+    if isinstance(error, FindingsError):
+        _print_findings(error.findings)
     sys.exit(error.exit_code)
 
 
@@ -123,7 +130,7 @@ def filter_group() -> None:
 )
 @click.option("--source-url", help="For a file import: the https URL where CI will download this release.")
 @click.option("--sha256", "expected_sha256", help="Refuse the bytes unless their sha256 is this.")
-@click.option("--allow-http", is_flag=True, help="Allow a plain http URL (for a local mirror).")
+@click.option("--allow-http", is_flag=True, help="Allow plain http and hosts on private addresses (a local mirror).")
 @click.option(
     "--max-size",
     default=DEFAULT_MAX_BYTES,
@@ -177,15 +184,17 @@ def import_command(
             categories=categories,
             source_url=source_url,
             expected_sha256=expected_sha256,
-            fetch_policy=FetchPolicy(allow_http=allow_http, max_bytes=max_size, timeout=timeout),
+            fetch_policy=FetchPolicy(
+                allow_http=allow_http, allow_private_hosts=allow_http, max_bytes=max_size, timeout=timeout
+            ),
         )
         with _download_progress(is_url(source)) as progress:
-            result = import_filter(state.root, state.store, request, progress)
+            result = import_filter(state.catalog_root, state.store, request, progress)
         _print_findings(result.findings)
         action = "created" if result.created else "added version"
         facts = result.facts
         err.print(
-            f"{action} [bold]{result.name}[/] {result.version}: {facts.size} bytes, ABI {facts.abi}, "
+            f"{action} {result.name} {result.version}: {facts.size} bytes, ABI {facts.abi}, "
             f"{facts.kind}, sha256 {facts.sha256}",
             highlight=False,
         )
@@ -227,7 +236,7 @@ def list_command(state: State, search: str, page: int, page_size: int, output: s
         result = listing.list_filters(load_catalog(state.catalog_root), search, page, page_size)
     for entry in result.broken:
         err.print(
-            f"warning: {entry.metadata_display} does not load ({len(entry.findings)} problems); "
+            f"warning: {printable(entry.metadata_display)} does not load ({len(entry.findings)} problems); "
             f"run `catalog validate {entry.name}`",
             highlight=False,
         )
@@ -242,7 +251,8 @@ def list_command(state: State, search: str, page: int, page_size: int, output: s
     for column in ("NAME", "LATEST", "LANGUAGE", "ABI", "VISIBILITY", "SUMMARY"):
         table.add_column(column, overflow="fold")
     for row in result.rows:
-        table.add_row(row.name, row.latest, row.language, row.abi, row.visibility, row.summary)
+        cells = (row.name, row.latest, row.language, row.abi, row.visibility, row.summary)
+        table.add_row(*(printable(cell) for cell in cells))
     if result.rows:
         out.print(table)
     shown = f"page {result.page} of {result.pages}, " if result.pages > 1 else ""
@@ -315,6 +325,90 @@ _visibility_command(
 )
 
 
+# --- test and config -------------------------------------------------------------------------
+
+
+@filter_group.command("test")
+@click.argument("spec", metavar="NAME[@VERSION]")
+@click.option("--record", is_flag=True, help="Write the outcome to the filter's proofs.yaml when every case passes.")
+@click.option("--offline", is_flag=True, help="Do not download the binary; use the store or the recipe.")
+@pass_state
+def test_command(state: State, spec: str, record: bool, offline: bool) -> None:
+    """Prove a version: sandbox pre-check, then the smoke case and every behaviour case in real Envoy."""
+
+    def show(result: CaseResult) -> None:
+        mark = "[green]PASS[/]" if result.passed else "[bold red]FAIL[/]"
+        err.print(f"{mark} {escape(printable(result.name))} ({result.seconds:.2f} s)", markup=True)
+        for failure in result.failures:
+            err.print(f"     {printable(failure)}")
+        if not result.passed:
+            for line in result.log:
+                err.print(f"     envoy: {line}", style="dim", highlight=False, markup=False)
+
+    with handled():
+        report = prove.prove_filter(
+            state.catalog_root, state.store, spec, BinaryOptions(offline=offline), record=record, progress=show
+        )
+    sandbox = report.sandbox
+    if sandbox.ok:
+        err.print(
+            f"sandbox: start {sandbox.start_fuel} fuel, {sandbox.fuel_per_request} fuel per request", highlight=False
+        )
+    else:
+        problem = printable(f"{sandbox.phase}: {sandbox.problem}")
+        err.print(f"[yellow]sandbox:[/] {escape(problem)}", markup=True)
+    _print_findings(report.findings)
+    passed = sum(r.passed for r in report.results)
+    err.print(
+        f"{report.name} {report.version}: {passed} of {_count(len(report.results), 'case')} passed "
+        f"in Envoy {report.envoy.version}" + (" (recorded in proofs.yaml)" if record and report.passed else ""),
+        highlight=False,
+    )
+    if not report.passed:
+        sys.exit(1)
+
+
+@filter_group.command("config")
+@click.argument("spec", metavar="NAME[@VERSION]")
+@click.option("--format", "fmt", type=click.Choice(["envoy", "istio"]), default="envoy", show_default=True)
+@click.option("--config", "config", help="Plugin configuration (JSON file or text). Default: the first example.")
+@click.option("--remote", is_flag=True, help="Envoy: load the module from its release URL (http_uri + sha256).")
+@click.option("--wasm-path", help="Envoy: absolute path of the local .wasm file.")
+@click.option("--namespace", default="istio-system", show_default=True, help="Istio: the WasmPlugin's namespace.")
+@click.option("--selector", "selectors", multiple=True, metavar="KEY=VALUE", help="Istio: workload label; repeat.")
+@pass_state
+def config_command(
+    state: State,
+    spec: str,
+    fmt: str,
+    config: str | None,
+    remote: bool,
+    wasm_path: str | None,
+    namespace: str,
+    selectors: tuple[str, ...],
+) -> None:
+    """Print ready-to-paste Envoy filter or Istio WasmPlugin configuration."""
+    with handled():
+        selector = {}
+        for item in selectors:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"--selector: expected KEY=VALUE, got '{item}'")
+            selector[key] = value
+        request = filter_config.ConfigRequest(
+            spec=spec,
+            format="istio" if fmt == "istio" else "envoy",
+            config=parse_config(config) if config is not None else None,
+            has_config=config is not None,
+            remote=remote,
+            wasm_path=wasm_path,
+            namespace=namespace,
+            selector=selector or None,
+        )
+        text = filter_config.filter_config(state.catalog_root, request)
+    out.print(text, end="", highlight=False, markup=False)
+
+
 # --- inspect ---------------------------------------------------------------------------------
 
 
@@ -378,6 +472,7 @@ def inspect_command(file: Path, output: str) -> None:
     "--offline", is_flag=True, help="Do not download binaries; check only those in the local store or built here."
 )
 @click.option("--metadata-only", is_flag=True, help="Skip the binaries: files, YAML and metadata rules only.")
+@click.option("--deep", is_flag=True, help="Also run each filter's sandbox check and behaviour cases in a real Envoy.")
 @click.option(
     "--format",
     "fmt",
@@ -388,17 +483,26 @@ def inspect_command(file: Path, output: str) -> None:
 )
 @pass_state
 def validate_command(
-    state: State, paths: tuple[str, ...], changed_since: str | None, offline: bool, metadata_only: bool, fmt: str
+    state: State,
+    paths: tuple[str, ...],
+    changed_since: str | None,
+    offline: bool,
+    metadata_only: bool,
+    deep: bool,
+    fmt: str,
 ) -> None:
     """Check the catalog, or the filters given as names or paths; exit 1 on any error."""
+    if deep and metadata_only:
+        fail(UsageError("--deep needs the binaries; it cannot be combined with --metadata-only"))
     binaries = None if metadata_only else BinaryOptions(offline=offline)
 
-    def progress(name: str) -> None:
-        if err.is_terminal and fmt != "json":
-            err.print(f"checking binaries of {name}", style="dim", highlight=False)
+    def progress(what: str) -> None:
+        # Deep runs take seconds per filter: say what is running even in a CI log.
+        if (err.is_terminal or deep) and fmt != "json":
+            err.print(f"checking {what}", style="dim", highlight=False)
 
     with handled():
-        report = validate.validate(state.catalog_root, state.store, paths, changed_since, binaries, progress)
+        report = validate.validate(state.catalog_root, state.store, paths, changed_since, binaries, progress, deep=deep)
     findings = report.findings
     if fmt == "json":
         out.print(
@@ -436,7 +540,10 @@ def _print_findings(findings: list[Finding]) -> None:
 @pass_state
 def schema_command(state: State, check: bool) -> None:
     """Write catalog/schema/filter.schema.json from the metadata model."""
-    path = state.root / SCHEMA_PATH
+    try:
+        path = state.catalog_root / SCHEMA_PATH
+    except UsageError as error:
+        fail(error)
     text = model.json_schema_text()
     current = path.read_text(encoding="utf-8") if path.is_file() else None
     if check:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import socket
 import ssl
 import threading
@@ -42,6 +43,9 @@ class FetchPolicy:
     """Seconds the whole download may take, connecting and redirects included."""
     ca_file: str | None = None
     """A PEM file of the certificate authorities to trust instead of the system's (a private mirror, tests)."""
+    allow_private_hosts: bool = False
+    """Whether hosts on loopback, private or link-local addresses may be contacted. Off by default:
+    a URL from a pull request must not make CI probe its own network (cloud metadata, admin ports)."""
 
 
 def check_url(url: str, policy: FetchPolicy) -> None:
@@ -68,6 +72,24 @@ def check_url(url: str, policy: FetchPolicy) -> None:
         parts.hostname.encode("idna")
     except (ValueError, httpx.InvalidURL) as err:
         raise FetchError(f"expected a valid URL, got {url!r} ({err})") from None
+    if not policy.allow_private_hosts:
+        _refuse_private_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def _refuse_private_host(host: str, port: int) -> None:
+    """Raise FetchError if `host` is, or resolves to, an address that is not on the public internet.
+
+    The name is resolved again when connecting, so this is a guard against mistakes and casual
+    probing, not against a hostile DNS server; CI runners should also be network-isolated.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as err:
+        raise FetchError(f"cannot resolve host '{host}': {err}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise FetchError(f"expected a public host, got '{host}' ({address}); pass --allow-http for a local mirror")
 
 
 def download(

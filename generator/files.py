@@ -22,6 +22,19 @@ KIB = 1024
 MIB = 1024 * KIB
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Temporary files and directories are created private (0600 / 0700); what they become must get the
+# permissions an ordinary file or directory would have, or the file it replaces had.
+_UMASK = _umask()
+FILE_MODE = 0o666 & ~_UMASK
+DIR_MODE = 0o777 & ~_UMASK
+
+
 def check_regular_file(path: Path, display: str, *, required: bool = True) -> list[Finding]:
     """Findings if `path` is not a plain regular file (a symlink, a directory, a device...)."""
     try:
@@ -66,6 +79,12 @@ def read_bytes(path: Path, display: str, max_bytes: int) -> tuple[bytes | None, 
     return data, []
 
 
+def read_user_file(path: Path, max_bytes: int) -> tuple[bytes | None, list[Finding]]:
+    """A file named on the command line: the user's own, so a symlink is followed (build outputs
+    often are symlinks). Files inside the catalog are read with `read_bytes`, which refuses them."""
+    return read_bytes(path.resolve(), str(path), max_bytes)
+
+
 def read_text(path: Path, display: str, max_bytes: int) -> tuple[str | None, list[Finding]]:
     """The file's text (strict UTF-8), or None with findings."""
     data, findings = read_bytes(path, display, max_bytes)
@@ -98,8 +117,13 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     """Write `data` to `path` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = FILE_MODE
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
             handle.flush()
@@ -122,6 +146,7 @@ def staged_copy(target: Path) -> Iterator[Path]:
     aside = staging.with_suffix(".old")
     try:
         shutil.copytree(target, staging, symlinks=True, dirs_exist_ok=True)
+        os.chmod(staging, stat.S_IMODE(target.stat().st_mode))
         yield staging
         os.rename(target, aside)
         try:
@@ -152,6 +177,7 @@ def staged_directory(target: Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".new"))
     try:
+        os.chmod(staging, DIR_MODE)
         yield staging
         os.rename(staging, target)
     except BaseException:

@@ -16,6 +16,29 @@ if TYPE_CHECKING:
     from generator.rules import Rule
 
 
+_INVISIBLE = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}  # bidi controls
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: control and bidirectional characters shown as escapes.
+
+    Names and messages can carry text from a stranger's file; an ESC sequence or a right-to-left
+    override must not rewrite what a reviewer sees.
+    """
+    if text.isprintable() and not any(ord(ch) in _INVISIBLE for ch in text):
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in "\n\t":
+            out.append(ch)
+        elif code < 32 or 127 <= code < 160 or code in _INVISIBLE:
+            out.append(f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class Severity(enum.Enum):
     """How bad a finding is. Only errors make a command fail."""
 
@@ -52,7 +75,7 @@ class Finding:
         if self.position is not None:
             where = f"{where}:{self.position.line}:{self.position.col}"
         subject = f"{self.field}: " if self.field else ""
-        return f"{where}: {self.severity.value}: {subject}{self.message} [{self.rule.id}]"
+        return printable(f"{where}: {self.severity.value}: {subject}{self.message} [{self.rule.id}]")
 
     def github_annotation(self) -> str:
         """The same finding as a GitHub Actions workflow command, shown inline on the pull request."""

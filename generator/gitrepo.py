@@ -34,11 +34,21 @@ def _repo(root: Path) -> git.Repo:
         raise GitError(f"{root} is not a git repository") from None
 
 
-def changed_filters(root: Path, ref: str) -> set[str]:
-    """Names of filters whose files differ between `ref` (its merge base with HEAD) and the work tree.
+@dataclass(frozen=True)
+class Change:
+    """What differs from a ref: the filters touched, and whether anything else that checks them did."""
+
+    filters: frozenset[str]
+    affects_all: bool  # the generator, the schema or catalog settings changed: every filter needs checking
+
+
+def changed_since(root: Path, ref: str) -> Change:
+    """What differs between `ref` (its merge base with HEAD) and the work tree.
 
     Uncommitted and untracked files count, so a contributor sees the same set that CI will.
     """
+    if ref.startswith("-"):
+        raise GitError(f"expected a git ref, got an option-like '{ref}'")
     repo = _repo(root)
     try:
         base = repo.merge_base(ref, "HEAD")
@@ -46,15 +56,19 @@ def changed_filters(root: Path, ref: str) -> set[str]:
         raise GitError(f"unknown git ref '{ref}'") from None
     if not base:
         raise GitError(f"'{ref}' has no common history with HEAD")
-    prefix = FILTERS_DIR.as_posix()
-    changed = repo.git.diff("--name-only", "--no-renames", base[0].hexsha, "--", prefix).splitlines()
-    changed += [p for p in repo.untracked_files if p.startswith(prefix + "/")]
-    names = set()
-    for path in changed:
+    # -z: paths exactly as they are (git would otherwise quote non-ASCII names).
+    changed = repo.git.diff("--name-only", "-z", "--no-renames", base[0].hexsha, "--").split("\0")
+    changed += repo.git.ls_files("--others", "--exclude-standard", "-z").split("\0")
+    prefix = FILTERS_DIR.parts
+    filters: set[str] = set()
+    affects_all = False
+    for path in filter(None, changed):
         parts = PurePosixPath(path).parts
-        if len(parts) > 2:
-            names.add(parts[2])
-    return names
+        if parts[: len(prefix)] == prefix and len(parts) > len(prefix) + 1:
+            filters.add(parts[len(prefix)])
+        elif parts[:1] in (("catalog",), ("generator",)) or path in ("pyproject.toml", "constraints.txt"):
+            affects_all = True
+    return Change(frozenset(filters), affects_all)
 
 
 def filter_history(root: Path, name: str) -> FilterHistory:

@@ -10,21 +10,26 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from generator import rules
+from generator.cases import CASES_FILE, CasesFile
 from generator.files import KIB, MIB, read_text
 from generator.findings import Finding
-from generator.model import FilterMeta
+from generator.model import CatalogSettings, FilterMeta
+from generator.proofs import PROOFS_FILE, Proofs
 from generator.yamlfile import FieldPath, YamlDocument, format_path, json_type, read_yaml
 
 FILTERS_DIR = Path("catalog") / "filters"
+SETTINGS_FILE = Path("catalog") / "catalog.yaml"
 METADATA_FILE = "filter.yaml"
 README_FILE = "README.md"
 MAX_METADATA_BYTES = 256 * KIB
 MAX_README_BYTES = 1 * MIB
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -37,6 +42,9 @@ class FilterEntry:
     meta: FilterMeta | None = None
     document: YamlDocument | None = None
     readme: str | None = None
+    cases: CasesFile | None = None  # None when there is no cases.yaml, or it does not load
+    cases_document: YamlDocument | None = None
+    proofs: Proofs = field(default_factory=Proofs)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -44,21 +52,42 @@ class FilterEntry:
         return f"{self.display}/{METADATA_FILE}"
 
     @property
+    def cases_display(self) -> str:
+        return f"{self.display}/{CASES_FILE}"
+
+    @property
     def broken(self) -> bool:
         return self.meta is None
 
     def field_finding(self, rule: type[rules.Rule], path: FieldPath, message: str, *, key: bool = False) -> Finding:
         """A finding in this filter's `filter.yaml` at the field `path`."""
-        position = self.document.position(path, key=key) if self.document else None
-        return rule.at(self.metadata_display, message, field=format_path(path), position=position)
+        return _field_finding(rule, self.metadata_display, self.document, path, message, key=key)
+
+    def cases_finding(self, rule: type[rules.Rule], path: FieldPath, message: str) -> Finding:
+        """A finding in this filter's `cases.yaml` at the field `path`."""
+        return _field_finding(rule, self.cases_display, self.cases_document, path, message)
+
+
+def _field_finding(
+    rule: type[rules.Rule],
+    display: str,
+    document: YamlDocument | None,
+    path: FieldPath,
+    message: str,
+    *,
+    key: bool = False,
+) -> Finding:
+    position = document.position(path, key=key) if document else None
+    return rule.at(display, message, field=format_path(path), position=position)
 
 
 @dataclass
 class Catalog:
-    """Every filter entry, by name, and findings about the catalog as a whole."""
+    """Every filter entry, by name, the catalog-wide settings, and findings about the whole."""
 
     root: Path
     entries: dict[str, FilterEntry] = field(default_factory=dict)
+    settings: CatalogSettings | None = None
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -75,6 +104,7 @@ class Catalog:
 def load_catalog(root: Path, names: Iterable[str] | None = None) -> Catalog:
     """Load every filter (or only `names`) of the catalog at repository root `root`."""
     catalog = Catalog(root=root)
+    catalog.settings, catalog.findings = load_settings(root)
     filters_dir = catalog.filters_dir
     if names is not None:
         wanted = sorted(set(names))
@@ -98,6 +128,15 @@ def load_catalog(root: Path, names: Iterable[str] | None = None) -> Catalog:
     return catalog
 
 
+def load_settings(root: Path) -> tuple[CatalogSettings | None, list[Finding]]:
+    """`catalog/catalog.yaml`, the catalog-wide settings."""
+    display = SETTINGS_FILE.as_posix()
+    document, findings = read_yaml(root / SETTINGS_FILE, display, MAX_METADATA_BYTES)
+    if document is None or findings:
+        return None, findings
+    return validate_document(CatalogSettings, document)
+
+
 def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterEntry:
     """Load one filter directory: its `filter.yaml` into the model, and its README.
 
@@ -110,7 +149,25 @@ def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterE
     entry.findings += findings
     entry.document = document
     if document is not None and not findings:
-        entry.meta = _validate_model(entry, document)
+        entry.meta, findings = validate_document(FilterMeta, document)
+        entry.findings += findings
+    cases_path = directory / CASES_FILE
+    if cases_path.exists() or cases_path.is_symlink():
+        cases_document, findings = read_yaml(cases_path, entry.cases_display, MAX_METADATA_BYTES)
+        entry.findings += findings
+        entry.cases_document = cases_document
+        if cases_document is not None and not findings:
+            entry.cases, findings = validate_document(CasesFile, cases_document)
+            entry.findings += findings
+    proofs_path = directory / PROOFS_FILE
+    if proofs_path.exists() or proofs_path.is_symlink():
+        proofs_display = f"{entry.display}/{PROOFS_FILE}"
+        proofs_document, findings = read_yaml(proofs_path, proofs_display, MAX_METADATA_BYTES)
+        entry.findings += findings
+        if proofs_document is not None and not findings:
+            proofs, findings = validate_document(Proofs, proofs_document)
+            entry.findings += findings
+            entry.proofs = proofs or Proofs()
     readme_display = f"{entry.display}/{README_FILE}"
     readme, readme_findings = read_text(directory / README_FILE, readme_display, MAX_README_BYTES)
     entry.readme = readme
@@ -118,38 +175,35 @@ def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterE
     return entry
 
 
-def _validate_model(entry: FilterEntry, document: YamlDocument) -> FilterMeta | None:
+def validate_document(model: type[M], document: YamlDocument) -> tuple[M | None, list[Finding]]:
+    """The document's data as `model`, or None and a finding per problem, each at its field's line."""
     if not isinstance(document.data, dict):
-        entry.findings.append(
-            rules.YamlSyntax.at(
-                entry.metadata_display,
-                f"expected a mapping of fields, got {_type_name(document.data)}",
-                position=document.position(()),
-            )
-        )
-        return None
+        message = f"expected a mapping of fields, got {_type_name(document.data)}"
+        return None, [rules.YamlSyntax.at(document.display, message, position=document.position(()))]
     try:
-        return FilterMeta.model_validate(document.data)
+        return model.model_validate(document.data), []
     except ValidationError as err:
-        for error in err.errors(include_url=False):
-            entry.findings.append(_finding_from_error(entry, error))
-        return None
+        return None, [_finding_from_error(model, document, error) for error in err.errors(include_url=False)]
 
 
-def _finding_from_error(entry: FilterEntry, error: Any) -> Finding:
+def _finding_from_error(model: type[BaseModel], document: YamlDocument, error: Any) -> Finding:
     """Turn one pydantic error into a finding at the field's line, with expected and received."""
     loc: FieldPath = tuple(part for part in error["loc"] if isinstance(part, (str, int)))
     kind: str = error["type"]
+
+    def at(rule: type[rules.Rule], message: str, *, key: bool = False) -> Finding:
+        return _field_finding(rule, document.display, document, loc, message, key=key)
+
     rule = next((r for r in rules.all_rules() if r.id == kind), None)
     if rule is not None:
-        return entry.field_finding(rule, loc, error["msg"])
+        return at(rule, error["msg"])
     if kind == "extra_forbidden":
-        parent = _model_fields_at(loc[:-1])
+        parent = _model_fields_at(model, loc[:-1])
         hint = f" (expected one of: {', '.join(parent)})" if parent else ""
-        return entry.field_finding(rules.UnknownField, loc, f"unknown field{hint}", key=True)
+        return at(rules.UnknownField, f"unknown field{hint}", key=True)
     if kind == "missing":
-        return entry.field_finding(rules.MissingField, loc, "required field is missing")
-    return entry.field_finding(rules.InvalidValue, loc, _expected_got(kind, error))
+        return at(rules.MissingField, "required field is missing")
+    return at(rules.InvalidValue, _expected_got(kind, error))
 
 
 _EXPECTED = {
@@ -167,13 +221,19 @@ _EXPECTED = {
 def _expected_got(kind: str, error: Any) -> str:
     value = error.get("input")
     ctx = error.get("ctx") or {}
-    got = f"{_type_name(value)} {_short(value)}"
+    got = f"{_type_name(value)} {_short(value)}".strip()
     if kind in _EXPECTED:
         return f"expected {_EXPECTED[kind]}, got {got}"
     if kind in ("literal_error", "enum"):
-        return f"expected one of {ctx.get('expected', '')}, got {_short(value)}"
-    if kind in ("too_short", "too_long"):
-        return f"{error['msg'].lower()}"
+        return f"expected one of {ctx.get('expected', '')}, got {got}"
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} item(s), got {ctx.get('actual_length')}"
+    if kind == "too_long":
+        return f"expected at most {ctx.get('max_length')} item(s), got {ctx.get('actual_length')}"
+    if kind in ("string_too_long", "string_too_short"):
+        limit = ctx.get("max_length", ctx.get("min_length"))
+        side = "at most" if kind == "string_too_long" else "at least"
+        return f"expected {side} {limit} characters, got {len(value) if isinstance(value, str) else got}"
     if kind == "string_pattern_mismatch":
         return f"expected text matching {ctx.get('pattern')}, got {_short(value)}"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -198,15 +258,18 @@ def _type_name(value: object) -> str:
 
 
 def _short(value: object) -> str:
+    """The value as YAML would show it, shortened; collections are described by their type alone."""
     if isinstance(value, (dict, list)):
         return ""
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
-def _model_fields_at(path: FieldPath) -> list[str]:
+def _model_fields_at(root: type[BaseModel], path: FieldPath) -> list[str]:
     """The field names the model allows at `path` (to suggest them after an unknown field)."""
-    model: Any = FilterMeta
+    model: Any = root
     for part in path:
         if isinstance(part, int):
             continue

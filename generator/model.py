@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -101,7 +102,7 @@ def _check_https(value: str) -> str:
         host = parts.hostname
     except ValueError:
         raise _error(rules.BadUrl, "expected an https URL, got malformed '{value}'", value=shown) from None
-    if parts.scheme.lower() != "https":
+    if parts.scheme != "https" or not value.startswith("https://"):
         got = f"a {parts.scheme}: URL" if parts.scheme else "no scheme"
         raise _error(rules.BadUrl, "expected an https URL, got {got} '{value}'", got=got, value=shown)
     if not host:
@@ -157,6 +158,9 @@ def _check_line(limit: int) -> Any:
             raise _error(rules.BadText, "expected text, got an empty string")
         if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
             raise _error(rules.BadText, "expected one line of text, got line breaks or control characters")
+        if any(unicodedata.category(ch) == "Cf" for ch in value):
+            message = "expected visible text, got invisible formatting characters (e.g. right-to-left overrides)"
+            raise _error(rules.BadText, message)
         if len(value) > limit:
             raise _error(
                 rules.BadText, "expected at most {limit} characters, got {length}", limit=limit, length=len(value)
@@ -202,7 +206,8 @@ License = Annotated[str, AfterValidator(_check_license), _string()]
 Title = Annotated[str, AfterValidator(_check_line(TITLE_MAX)), _string(maxLength=TITLE_MAX)]
 Summary = Annotated[str, AfterValidator(_check_line(SUMMARY_MAX)), _string(maxLength=SUMMARY_MAX)]
 Keyword = Annotated[str, Field(pattern=KEYWORD_PATTERN)]
-RelativePath = Annotated[str, AfterValidator(_check_relative_path), _string(r"^(?!/)(?!.*\.\.)")]
+RelativePath = Annotated[str, AfterValidator(_check_relative_path), _string(r"^(?!/)(?!(.*/)?\.\.(/|$))[^\\]+$")]
+OneLine = Annotated[str, AfterValidator(_check_line(200)), _string(maxLength=200)]
 
 
 class _Strict(BaseModel):
@@ -213,7 +218,7 @@ class ConfigExample(_Strict):
     """An example plugin configuration. It must validate against the filter's configuration schema."""
 
     title: Title = Field(description="What this example configures, in a few words.")
-    description: str | None = Field(default=None, description="Longer explanation (Markdown).")
+    description: str | None = Field(default=None, max_length=2000, description="Longer explanation (Markdown).")
     value: JsonValue = Field(description="The configuration, as the filter receives it (usually an object).")
 
 
@@ -258,7 +263,7 @@ class Version(_Strict):
 
     version: SemVer = Field(description="Semantic version, e.g. 1.2.0.")
     sha256: Sha256 = Field(description="sha256 of the .wasm binary, 64 lower-case hex characters.")
-    size: int = Field(ge=1, description="Size of the binary in bytes.")
+    size: int = Field(ge=1, le=32 * 1024 * 1024, description="Size of the binary in bytes (at most 32 MiB).")
     abi: AbiVersion = Field(description="proxy-wasm ABI version, from the module's ABI marker export.")
     kind: FilterKind = Field(description="HTTP filter, network filter, both, or none, from its exported callbacks.")
     capabilities: list[Capability] = Field(
@@ -273,7 +278,30 @@ class Version(_Strict):
     yanked: bool = Field(
         default=False, description="A yanked version stays downloadable but is marked and not recommended."
     )
-    yank_reason: str | None = Field(default=None, description="Why the version was yanked.")
+    yank_reason: OneLine | None = Field(default=None, description="Why the version was yanked.")
+
+
+IstioPhase = Literal["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"]
+
+
+class EnvoySettings(_Strict):
+    """How Envoy runs the filter. The generated Envoy and Istio configuration use these values."""
+
+    root_id: str | None = Field(
+        default=None, max_length=256, description="The root_id the module expects (modules hosting several plugins)."
+    )
+    fail_open: bool = Field(
+        default=False,
+        description="false (fail closed): if the VM fails, requests are refused with 503. "
+        "true (fail open): requests pass without the filter. Authentication filters must fail closed.",
+    )
+
+
+class IstioSettings(_Strict):
+    """Where an Istio WasmPlugin places the filter."""
+
+    phase: IstioPhase = Field(default="UNSPECIFIED_PHASE", description="WasmPlugin phase: AUTHN, AUTHZ, STATS.")
+    priority: int | None = Field(default=None, ge=-(2**31), lt=2**31, description="Order within the phase.")
 
 
 class ClonedFrom(_Strict):
@@ -301,7 +329,7 @@ class FilterMeta(_Strict):
     )
     license: License = Field(description="SPDX license expression, e.g. Apache-2.0.")
     language: Language = Field(description="Source language of the filter.")
-    sdk: str | None = Field(default=None, description="SDK and version used, e.g. '@solo-io/proxy-runtime 0.1.8'.")
+    sdk: OneLine | None = Field(default=None, description="SDK and version used, e.g. '@solo-io/proxy-runtime 0.1.8'.")
     categories: Annotated[list[Category], AfterValidator(_unique)] = Field(
         min_length=1, max_length=5, description="One to five categories from the catalog's fixed list (site facets)."
     )
@@ -315,6 +343,8 @@ class FilterMeta(_Strict):
         description="The plugin configuration: its JSON Schema and examples. A string value is passed to the "
         "filter as is; any other JSON value is passed as its JSON text."
     )
+    envoy: EnvoySettings = Field(default_factory=EnvoySettings, description="How Envoy runs the filter.")
+    istio: IstioSettings = Field(default_factory=IstioSettings, description="Istio WasmPlugin placement.")
     versions: list[Version] = Field(min_length=1, description="Released versions, oldest first.")
 
     @property
@@ -322,6 +352,24 @@ class FilterMeta(_Strict):
         """The newest version that is not yanked, or the newest of all if every one is yanked."""
         live = [v for v in self.versions if not v.yanked]
         return (live or list(self.versions))[-1]
+
+
+def _check_release_template(value: str) -> str:
+    _check_https(value.replace("{name}", "n").replace("{version}", "1.0.0"))
+    if "{name}" not in value or "{version}" not in value:
+        raise _error(rules.BadUrl, "expected a URL template with {{name}} and {{version}}, got '{value}'", value=value)
+    return value
+
+
+class CatalogSettings(_Strict):
+    """Catalog-wide settings: `catalog/catalog.yaml`."""
+
+    release_url: Annotated[str, AfterValidator(_check_release_template)] = Field(
+        description="Where a published version's binary is downloaded from; {name} and {version} are replaced."
+    )
+
+    def release_url_for(self, name: str, version: str) -> str:
+        return self.release_url.replace("{name}", name).replace("{version}", version)
 
 
 def fields_after(name: str) -> list[str]:

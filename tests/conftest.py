@@ -19,6 +19,7 @@ from generator.store import BinaryStore
 from tests.wasm_modules import proxy_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+RELEASE_URL = "https://releases.example.org/{name}-v{version}/{name}.wasm"
 
 
 def filter_data(name: str, binary: bytes, **changes: Any) -> dict[str, Any]:
@@ -64,6 +65,7 @@ class CatalogBuilder:
         self.root = root
         self.store = store
         (root / "catalog" / "filters").mkdir(parents=True, exist_ok=True)
+        (root / "catalog" / "catalog.yaml").write_text(f"release_url: {RELEASE_URL}\n")
 
     def directory(self, name: str) -> Path:
         return self.root / "catalog" / "filters" / name

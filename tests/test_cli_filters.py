@@ -115,7 +115,10 @@ def test_delete(cli: Cli, three: CatalogBuilder) -> None:
     assert no_tty.exit_code == 2
     assert "pass --yes" in no_tty.stderr
     assert three.directory("jwt-claims").exists()
-    result = cli("filter", "delete", "jwt", "--yes")
+    prefix = cli("filter", "delete", "jwt", "--yes")
+    assert prefix.exit_code == 2
+    assert "no filter named exactly 'jwt'; did you mean 'jwt-claims'?" in prefix.stderr
+    result = cli("filter", "delete", "jwt-claims", "--yes")
     assert result.exit_code == 0
     assert "deleted jwt-claims" in result.stderr
     assert not three.directory("jwt-claims").exists()

@@ -217,7 +217,7 @@ def test_new_version_with_config_is_checked_against_schema(cli: Cli, catalog: Ca
     before = snapshot(catalog.root)
     source = write(tmp_path, "a.wasm", proxy_module(exports=NETWORK_EXPORTS))
     bad = cli("filter", "import", source, "--name", "a", "--version", "2.0.0", "--config", '{"header": 5}')
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2
     assert "--config: the configuration fails the filter's schema: 5 is not of type 'string'" in bad.stderr
     assert snapshot(catalog.root) == before
     good = cli("filter", "import", source, "--name", "a", "--version", "2.0.0", "--config", '{"header": "x-b"}')
@@ -244,20 +244,28 @@ def test_versions_only_move_forward(cli: Cli, catalog: CatalogBuilder, tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (["--name", "BadName", "--owner", "@a"], "--name: expected lower case, got 'BadName' (use 'badname')"),
-        (["--name", "bad_name", "--owner", "@a"], "--name: expected a DNS label"),
-        (["--name", "r\u0430te", "--owner", "@a"], "CYRILLIC SMALL LETTER A"),
-        (["--owner", "@a", "--config", "{not json"], "--config:1:2: error: expected JSON"),
-        (["--owner", "@a", "--version", "1.0"], "--version: '1.0' is not a semantic version"),
-        (["--owner", "bob"], "owners[0]: expected '@user' or '@org/team', got 'bob'"),
+        (["--name", "BadName", "--owner", "@a"], "--name: expected lower case, got 'BadName' (use 'badname')", 2),
+        (["--name", "bad_name", "--owner", "@a"], "--name: expected a DNS label", 2),
+        (["--name", "", "--owner", "@a"], "--name: expected a DNS label", 2),
+        (["--name", "r\u0430te", "--owner", "@a"], "CYRILLIC SMALL LETTER A", 2),
+        (["--owner", "@a", "--config", "{not json"], "--config:1:2: expected JSON, got: Expecting property name", 2),
+        (["--owner", "@a", "--config", ""], "--config: expected JSON text or a JSON file, got an empty string", 2),
+        (["--owner", "@a", "--config", "NaN"], "--config: expected JSON numbers, got NaN (not part of JSON)", 2),
+        (["--owner", "@a", "--version", "1.0"], "--version: '1.0' is not a semantic version", 2),
+        (["--owner", "bob"], "--owner: expected '@user' or '@org/team', got 'bob'", 2),
+        (["--owner", "@a", "--title", "two\nlines"], "--title: expected one line of text", 2),
+        (["--owner", "@a", "--sha256", "xyz"], "--sha256: expected 64 hex characters, got 'xyz'", 2),
+        (["--owner", "@a", "--sha256", "0" * 64], "expected sha256 0000", 1),
     ],
 )
-def test_usage_errors(cli: Cli, catalog: CatalogBuilder, tmp_path: Path, args: list[str], message: str) -> None:
+def test_usage_errors(
+    cli: Cli, catalog: CatalogBuilder, tmp_path: Path, args: list[str], message: str, code: int
+) -> None:
     source = write(tmp_path, "f.wasm", proxy_module())
     result = cli("filter", "import", source, *args)
-    assert result.exit_code in (1, 2)
+    assert result.exit_code == code
     assert message in result.stderr
     assert list((catalog.root / "catalog" / "filters").iterdir()) == []
 
@@ -280,13 +288,51 @@ def test_owner_defaults_from_git_config_or_is_required(
     assert yaml.safe_load(catalog.metadata_path("f").read_text())["owners"] == ["@octocat"]
 
 
-def test_symlinked_source_file_is_refused(cli: Cli, catalog: CatalogBuilder, tmp_path: Path) -> None:
+def test_symlinked_source_file_on_the_command_line_is_followed(
+    cli: Cli, catalog: CatalogBuilder, tmp_path: Path
+) -> None:
     real = write(tmp_path, "real.wasm", proxy_module())
     link = tmp_path / "link.wasm"
-    link.symlink_to(real)
+    link.symlink_to(real)  # build outputs (Bazel, Nix) are symlinks
     result = cli("filter", "import", str(link), "--owner", "@a")
+    assert result.exit_code == 0, result.output
+    assert catalog.directory("link").is_dir()
+
+
+def test_sha256_is_compared_without_regard_to_case(cli: Cli, catalog: CatalogBuilder, tmp_path: Path) -> None:
+    binary = proxy_module()
+    source = write(tmp_path, "f.wasm", binary)
+    result = cli("filter", "import", source, "--owner", "@a", "--sha256", hashlib.sha256(binary).hexdigest().upper())
+    assert result.exit_code == 0, result.output
+
+
+def test_options_for_a_new_filter_are_refused_for_a_new_version(
+    cli: Cli, catalog: CatalogBuilder, tmp_path: Path
+) -> None:
+    catalog.add("a")
+    before = snapshot(catalog.root)
+    source = write(tmp_path, "a.wasm", proxy_module(exports=NETWORK_EXPORTS))
+    result = cli("filter", "import", source, "--name", "a", "--version", "2.0.0", "--owner", "@x", "--license", "MIT")
+    assert result.exit_code == 2
+    assert "--owner, --license: only for a new filter; 'a' exists, edit its filter.yaml instead" in result.stderr
+    assert snapshot(catalog.root) == before
+
+
+def test_symlinked_filter_directory_is_refused(cli: Cli, catalog: CatalogBuilder, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (catalog.root / "catalog" / "filters" / "lnk").symlink_to(outside)
+    source = write(tmp_path, "a.wasm", proxy_module())
+    result = cli("filter", "import", source, "--name", "lnk", "--version", "2.0.0")
     assert result.exit_code == 1
-    assert "expected a regular file, got a symlink [CAT005]" in result.stderr
+    assert "catalog/filters/lnk: expected a filter directory, got a symlink or a file" in result.stderr
+    assert list(outside.iterdir()) == []
+
+
+def test_malformed_url_is_an_error_not_a_traceback(cli: Cli, catalog: CatalogBuilder) -> None:
+    result = cli("filter", "import", "https://[::1", "--owner", "@a")
+    assert result.exit_code == 1
+    assert "expected a URL" in result.stderr
 
 
 def test_import_json_config_text(cli: Cli, catalog: CatalogBuilder, tmp_path: Path) -> None:

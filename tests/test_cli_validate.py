@@ -208,3 +208,22 @@ def test_repository_filter_yaml_matches_committed_schema() -> None:
     schema = json.loads((REPO_ROOT / "catalog" / "schema" / "filter.schema.json").read_text())
     for path in (REPO_ROOT / "catalog" / "filters").glob("*/filter.yaml"):
         jsonschema.Draft202012Validator(schema).validate(yaml.safe_load(path.read_text()))
+
+
+def test_paths_outside_the_catalog_are_refused(cli: Cli, catalog: CatalogBuilder) -> None:
+    catalog.add("a")
+    for path in ("/etc", "..", "a/../../x"):
+        result = cli("validate", path)
+        assert result.exit_code == 2, path
+        assert f"PATH: '{path}' is neither a filter name nor a path under catalog/filters" in result.stderr
+
+
+def test_changed_since_sees_a_lookalike_directory(cli: Cli, catalog: CatalogBuilder) -> None:
+    catalog.add("add-header")
+    git(catalog.root, "init", "-q", "-b", "main")
+    git(catalog.root, "add", "-A")
+    git(catalog.root, "commit", "-qm", "base")
+    catalog.write("\u0430dd-header", {"name": "x"})
+    result = cli("validate", "--changed-since", "main", "--metadata-only")
+    assert result.exit_code == 1
+    assert "1 filter checked" in result.stderr

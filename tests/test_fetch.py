@@ -191,19 +191,19 @@ def free_port() -> int:
 
 def test_plain_http_is_refused_without_allow_http(serve: Serve) -> None:
     server = serve({"/f.wasm": respond(BODY)})
-    message = refused(server.url("/f.wasm"), FetchPolicy())
+    message = refused(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True))
     assert "--allow-http" in message
     assert server.paths == []
 
 
 def test_plain_http_is_downloaded_with_allow_http(serve: Serve) -> None:
     server = serve({"/f.wasm": respond(BODY)})
-    assert download(server.url("/f.wasm"), FetchPolicy(allow_http=True)) == BODY
+    assert download(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True)) == BODY
 
 
 def test_https_is_downloaded_from_a_server_the_ca_file_trusts(serve: Serve, tls: ssl.SSLContext, ca_file: str) -> None:
     server = serve({"/f.wasm": respond(BODY)}, tls=tls)
-    assert download(server.url("/f.wasm"), FetchPolicy(ca_file=ca_file)) == BODY
+    assert download(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, ca_file=ca_file)) == BODY
 
 
 @pytest.mark.parametrize("trust", ["system store", "another CA"])
@@ -215,7 +215,7 @@ def test_https_server_with_an_untrusted_certificate_is_refused(
     if trust == "another CA":
         ca_file = str(tmp_path / "other-ca.pem")
         trustme.CA().cert_pem.write_to_path(ca_file)
-    message = refused(server.url("/f.wasm"), FetchPolicy(ca_file=ca_file))
+    message = refused(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, ca_file=ca_file))
     assert "certificate" in message.lower()
     assert server.paths == []
 
@@ -224,7 +224,7 @@ def test_https_server_with_a_certificate_for_another_host_is_refused(
     serve: Serve, ca: trustme.CA, ca_file: str
 ) -> None:
     server = serve({"/f.wasm": respond(BODY)}, tls=server_context(ca.issue_cert("example.org")))
-    message = refused(server.url("/f.wasm"), FetchPolicy(ca_file=ca_file))
+    message = refused(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, ca_file=ca_file))
     assert "certificate" in message.lower()
     assert server.paths == []
 
@@ -239,7 +239,9 @@ def test_https_redirect_to_plain_http_is_refused(
 ) -> None:
     plain = serve({"/f.wasm": respond(BODY)})
     secure = serve({"/f.wasm": redirect(plain.url("/f.wasm"), status)}, tls=tls)
-    message = refused(secure.url("/f.wasm"), FetchPolicy(ca_file=ca_file, allow_http=allow_http))
+    message = refused(
+        secure.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, ca_file=ca_file, allow_http=allow_http)
+    )
     assert plain.url("/f.wasm") in message
     assert secure.paths == ["/f.wasm"]
     assert plain.paths == []
@@ -255,19 +257,19 @@ def test_redirect_to_another_unsafe_url_is_refused(
     routes = {"/f.wasm": respond(BODY)}
     server = serve(routes, tls=tls)
     routes["/start"] = redirect(target.format(host=server.url("").removeprefix("https://")))
-    refused(server.url("/start"), FetchPolicy(ca_file=ca_file))
+    refused(server.url("/start"), FetchPolicy(allow_private_hosts=True, ca_file=ca_file))
     assert server.paths == ["/start"]
 
 
 def test_https_redirect_to_https_is_followed(serve: Serve, tls: ssl.SSLContext, ca_file: str) -> None:
     server = serve({"/old.wasm": redirect("/new.wasm", 301), "/new.wasm": respond(BODY)}, tls=tls)
-    assert download(server.url("/old.wasm"), FetchPolicy(ca_file=ca_file)) == BODY
+    assert download(server.url("/old.wasm"), FetchPolicy(allow_private_hosts=True, ca_file=ca_file)) == BODY
     assert server.paths == ["/old.wasm", "/new.wasm"]
 
 
 def test_redirect_loop_gives_up(serve: Serve, tls: ssl.SSLContext, ca_file: str) -> None:
     server = serve({"/loop": redirect("/loop")}, tls=tls)
-    assert "redirects" in refused(server.url("/loop"), FetchPolicy(ca_file=ca_file))
+    assert "redirects" in refused(server.url("/loop"), FetchPolicy(allow_private_hosts=True, ca_file=ca_file))
     assert 1 < len(server.paths) <= 10
 
 
@@ -278,7 +280,9 @@ def test_announced_size_above_the_cap_is_refused_before_the_body(serve: Serve) -
     # The body never comes: a client that waited for it would time out instead.
     server = serve({"/f.wasm": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n", then_hang=True)})
     started = time.monotonic()
-    message = refused(server.url("/f.wasm"), FetchPolicy(allow_http=True, max_bytes=1000, timeout=5))
+    message = refused(
+        server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True, max_bytes=1000, timeout=5)
+    )
     assert time.monotonic() - started < SLACK
     assert "at most 1000 bytes" in message
     assert "1000000000" in message
@@ -286,23 +290,31 @@ def test_announced_size_above_the_cap_is_refused_before_the_body(serve: Serve) -
 
 def test_chunked_body_above_the_cap_is_stopped(serve: Serve) -> None:
     server = serve({"/f.wasm": chunked(BODY * 20)})
-    message = refused(server.url("/f.wasm"), FetchPolicy(allow_http=True, max_bytes=64 * 1024))
+    message = refused(
+        server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True, max_bytes=64 * 1024)
+    )
     assert f"at most {64 * 1024} bytes" in message
 
 
 def test_chunked_body_under_the_cap_is_downloaded(serve: Serve) -> None:
     server = serve({"/f.wasm": chunked(BODY)})
-    assert download(server.url("/f.wasm"), FetchPolicy(allow_http=True, max_bytes=len(BODY))) == BODY
+    assert (
+        download(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True, max_bytes=len(BODY)))
+        == BODY
+    )
 
 
 def test_body_longer_than_announced_is_cut_at_the_announced_length(serve: Serve) -> None:
     server = serve({"/f.wasm": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" + BODY)})
-    assert download(server.url("/f.wasm"), FetchPolicy(allow_http=True, max_bytes=1000)) == BODY[:10]
+    assert (
+        download(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True, max_bytes=1000))
+        == BODY[:10]
+    )
 
 
 def test_body_shorter_than_announced_is_refused(serve: Serve) -> None:
     server = serve({"/f.wasm": raw(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + BODY[:10])})
-    refused(server.url("/f.wasm"), FetchPolicy(allow_http=True))
+    refused(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True))
 
 
 # Deadlines
@@ -321,7 +333,9 @@ def test_trickling_server_is_given_up_on_at_the_deadline(
 ) -> None:
     server = serve({"/f.wasm": trickle(head)}, tls=tls if secure else None)
     started = time.monotonic()
-    message = refused(server.url("/f.wasm"), FetchPolicy(allow_http=True, ca_file=ca_file, timeout=SHORT))
+    message = refused(
+        server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True, ca_file=ca_file, timeout=SHORT)
+    )
     assert time.monotonic() - started < SHORT + SLACK
     assert f"longer than {SHORT:g} s" in message
 
@@ -329,7 +343,7 @@ def test_trickling_server_is_given_up_on_at_the_deadline(
 def test_server_that_reads_the_request_and_never_answers_is_given_up_on(serve: Serve) -> None:
     server = serve({"/f.wasm": raw(b"", then_hang=True)})
     started = time.monotonic()
-    message = refused(server.url("/f.wasm"), FetchPolicy(allow_http=True, timeout=SHORT))
+    message = refused(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True, timeout=SHORT))
     assert time.monotonic() - started < SHORT + SLACK
     assert f"{SHORT:g} s" in message
 
@@ -346,7 +360,7 @@ def silent_port() -> Iterator[int]:
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_connection_that_is_never_answered_is_given_up_on(silent_port: int, ca_file: str, scheme: str) -> None:
     started = time.monotonic()
-    policy = FetchPolicy(allow_http=True, ca_file=ca_file, timeout=SHORT)
+    policy = FetchPolicy(allow_private_hosts=True, allow_http=True, ca_file=ca_file, timeout=SHORT)
     message = refused(f"{scheme}://127.0.0.1:{silent_port}/f.wasm", policy)
     assert time.monotonic() - started < SHORT + SLACK
     assert f"{SHORT:g} s" in message
@@ -358,12 +372,12 @@ def test_connection_that_is_never_answered_is_given_up_on(silent_port: int, ca_f
 @pytest.mark.parametrize("status", [404, 500])
 def test_error_status_is_refused_and_named(serve: Serve, status: int) -> None:
     server = serve({"/f.wasm": respond(b"oops", status=status)})
-    assert str(status) in refused(server.url("/f.wasm"), FetchPolicy(allow_http=True))
+    assert str(status) in refused(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True))
 
 
 def test_connection_refused_is_a_fetch_error() -> None:
     url = f"http://127.0.0.1:{free_port()}/f.wasm"
-    assert url in refused(url, FetchPolicy(allow_http=True, timeout=SHORT))
+    assert url in refused(url, FetchPolicy(allow_private_hosts=True, allow_http=True, timeout=SHORT))
 
 
 # sha256
@@ -372,13 +386,18 @@ def test_connection_refused_is_a_fetch_error() -> None:
 def test_expected_sha256_that_matches_returns_the_bytes(serve: Serve) -> None:
     server = serve({"/f.wasm": respond(BODY)})
     digest = hashlib.sha256(BODY).hexdigest()
-    assert download(server.url("/f.wasm"), FetchPolicy(allow_http=True), expected_sha256=digest) == BODY
+    assert (
+        download(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True), expected_sha256=digest)
+        == BODY
+    )
 
 
 def test_expected_sha256_that_differs_is_refused(serve: Serve) -> None:
     server = serve({"/f.wasm": respond(BODY)})
     wrong = hashlib.sha256(b"something else").hexdigest()
-    message = refused(server.url("/f.wasm"), FetchPolicy(allow_http=True), expected_sha256=wrong)
+    message = refused(
+        server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, allow_http=True), expected_sha256=wrong
+    )
     assert wrong in message
     assert hashlib.sha256(BODY).hexdigest() in message
 
@@ -408,7 +427,7 @@ def test_expected_sha256_that_differs_is_refused(serve: Serve) -> None:
 )
 def test_check_url_refuses(url: str, allow_http: bool) -> None:
     with pytest.raises(FetchError) as info:
-        check_url(url, FetchPolicy(allow_http=allow_http))
+        check_url(url, FetchPolicy(allow_private_hosts=True, allow_http=allow_http))
     assert str(info.value).startswith("expected ")
 
 
@@ -422,12 +441,12 @@ def test_check_url_refuses(url: str, allow_http: bool) -> None:
     ],
 )
 def test_check_url_accepts(url: str, allow_http: bool) -> None:
-    check_url(url, FetchPolicy(allow_http=allow_http))
+    check_url(url, FetchPolicy(allow_private_hosts=True, allow_http=allow_http))
 
 
 @pytest.mark.parametrize("url", ["https://127.0.0.1:abc/f.wasm", "https://127.0.0.1/\x7f.wasm", "https://a..b/f.wasm"])
 def test_malformed_url_is_a_fetch_error_before_any_connection(url: str) -> None:
-    assert "expected a valid URL" in refused(url, FetchPolicy(timeout=SHORT))
+    assert "expected a valid URL" in refused(url, FetchPolicy(allow_private_hosts=True, timeout=SHORT))
 
 
 def test_ca_file_that_is_not_a_certificate_is_a_fetch_error(serve: Serve, tls: ssl.SSLContext, tmp_path: Path) -> None:
@@ -435,14 +454,14 @@ def test_ca_file_that_is_not_a_certificate_is_a_fetch_error(serve: Serve, tls: s
     not_pem = tmp_path / "ca.pem"
     not_pem.write_text("not a certificate", encoding="utf-8")
     for ca_file in (str(not_pem), str(tmp_path / "missing.pem")):
-        assert ca_file in refused(server.url("/f.wasm"), FetchPolicy(ca_file=ca_file))
+        assert ca_file in refused(server.url("/f.wasm"), FetchPolicy(allow_private_hosts=True, ca_file=ca_file))
     assert server.paths == []
 
 
 def test_url_with_credentials_is_refused_before_any_request(serve: Serve, tls: ssl.SSLContext, ca_file: str) -> None:
     server = serve({"/f.wasm": respond(BODY)}, tls=tls)
     url = server.url("/f.wasm").replace("https://", "https://user:secret@")
-    message = refused(url, FetchPolicy(ca_file=ca_file))
+    message = refused(url, FetchPolicy(allow_private_hosts=True, ca_file=ca_file))
     assert "credentials" in message
     assert "secret" not in message
     assert server.paths == []
@@ -458,10 +477,27 @@ def test_url_with_credentials_is_refused_before_any_request(serve: Serve, tls: s
 def test_progress_counts_up_to_the_total(serve: Serve, route: Route, total: int | None) -> None:
     server = serve({"/f.wasm": route})
     calls: list[tuple[int, int | None]] = []
-    data = download(server.url("/f.wasm"), FetchPolicy(allow_http=True), progress=lambda n, t: calls.append((n, t)))
+    data = download(
+        server.url("/f.wasm"),
+        FetchPolicy(allow_private_hosts=True, allow_http=True),
+        progress=lambda n, t: calls.append((n, t)),
+    )
     assert data == BODY
     counts = [count for count, _ in calls]
     assert len(counts) > 1
     assert counts == sorted(set(counts))
     assert counts[-1] == len(BODY)
     assert {t for _, t in calls} == {total}
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "[::1]", "192.168.0.1"])
+def test_private_hosts_are_refused_by_default(host: str) -> None:
+    with pytest.raises(FetchError, match="expected a public host"):
+        check_url(f"https://{host}/f.wasm", FetchPolicy())
+
+
+def test_private_hosts_are_refused_before_any_request(serve: Serve, tls: ssl.SSLContext, ca_file: str) -> None:
+    server = serve({"/f.wasm": respond(BODY)}, tls=tls)
+    message = refused(server.url("/f.wasm"), FetchPolicy(ca_file=ca_file))
+    assert "expected a public host" in message
+    assert server.paths == []

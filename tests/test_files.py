@@ -108,3 +108,22 @@ def test_remove_directory(tmp_path: Path) -> None:
     (target / "src" / "a").write_text("a")
     remove_directory(target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_written_files_keep_or_get_ordinary_permissions(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    write_atomic(path, "new")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    path.chmod(0o640)
+    write_atomic(path, "changed")
+    assert path.stat().st_mode & 0o777 == 0o640
+    target = tmp_path / "dir"
+    with staged_directory(target) as staging:
+        (staging / "f").write_text("x")
+    assert target.stat().st_mode & 0o777 == 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -97,3 +97,18 @@ def test_read_yaml_applies_file_checks(tmp_path: Path) -> None:
 def test_format_path() -> None:
     assert format_path(("versions", 0, "source", "url")) == "versions[0].source.url"
     assert format_path(()) == ""
+
+
+def test_deep_nesting_is_refused_before_recursion() -> None:
+    doc, findings = parse_yaml("a: " + "[" * 500 + "]" * 500 + "\n", "f.yaml")
+    assert doc is None
+    assert [f.format() for f in findings] == [
+        "f.yaml:1:35: error: expected at most 32 levels of nesting, got more [CAT002]"
+    ]
+
+
+def test_huge_and_non_finite_numbers_are_refused() -> None:
+    doc, findings = parse_yaml("size: " + "9" * 5000 + "\nratio: .inf\nok: 12\n", "f.yaml")
+    assert [(f.field, f.rule.id) for f in findings] == [("size", "CAT002"), ("ratio", "CAT002")]
+    assert "at most 30 digits" in findings[0].message
+    assert findings[1].message == "expected a finite number, got .inf"

@@ -12,11 +12,9 @@ import stat
 from pathlib import Path
 
 from generator import names, yamledit
-from generator.checks import check_metadata
-from generator.commands.common import CommandError, UsageError, load_one, require_loaded
+from generator.commands.common import CommandError, FindingsError, UsageError, load_one, require_loaded, staged_errors
 from generator.files import staged_directory, write_atomic
-from generator.findings import Severity
-from generator.loader import FILTERS_DIR, METADATA_FILE, load_filter
+from generator.loader import FILTERS_DIR, METADATA_FILE
 from generator.model import fields_after
 
 
@@ -44,16 +42,9 @@ def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...]
     with staged_directory(target) as staging:
         _copy_regular_files(entry.directory, staging)
         write_atomic(staging / METADATA_FILE, text)
-        staged = load_filter(root, new_name, directory=staging)
-        errors = [
-            f
-            for f in staged.findings + check_metadata(staged)
-            if f.severity is Severity.ERROR and f.rule.id != "CAT121"
-        ]
-        if staged.broken or errors:
-            raise CommandError(
-                "the clone would be invalid:\n" + "\n".join(f.format() for f in errors or staged.findings)
-            )
+        errors = staged_errors(root, new_name, staging)
+        if errors:
+            raise FindingsError("the clone would be invalid", errors)
     return entry.name
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from generator.files import MIB, read_text
-from generator.loader import Catalog, FilterEntry, load_catalog
+from generator.checks import check_metadata
+from generator.files import MIB, read_user_file
+from generator.findings import Finding, Severity
+from generator.loader import Catalog, FilterEntry, load_catalog, load_filter
+from generator.rules import MissingSource
 
 
 class CommandError(Exception):
@@ -19,6 +22,22 @@ class UsageError(CommandError):
     """An argument is wrong: unknown name, ambiguous prefix, malformed value. Exit status 2."""
 
     exit_code = 2
+
+
+class FindingsError(CommandError):
+    """Refused for reasons that are findings; the CLI prints the headline, then each finding."""
+
+    def __init__(self, headline: str, findings: list[Finding]) -> None:
+        super().__init__(headline)
+        self.findings = findings
+
+
+def staged_errors(root: Path, name: str, staging: Path) -> list[Finding]:
+    """The errors the staged directory would have as filter `name` (a missing source is allowed:
+    a freshly imported local file has none yet)."""
+    entry = load_filter(root, name, directory=staging)
+    findings = entry.findings + check_metadata(entry)
+    return [f for f in findings if f.severity is Severity.ERROR and f.rule is not MissingSource]
 
 
 def resolve_name(catalog: Catalog, wanted: str) -> FilterEntry:
@@ -47,15 +66,23 @@ def require_loaded(entry: FilterEntry) -> None:
 
 def parse_config(value: str) -> object:
     """A plugin configuration from `--config`: a path to a JSON file, or JSON text."""
+    if not value.strip():
+        raise UsageError("--config: expected JSON text or a JSON file, got an empty string")
     path = Path(value)
-    if not value.lstrip().startswith(("{", "[", '"')) and path.exists():
-        text, findings = read_text(path, value, 1 * MIB)
-        if text is None:
-            raise UsageError("; ".join(f.format() for f in findings))
-        source = str(path)
+    if not value.lstrip().startswith(("{", "[", '"')) and path.is_file():
+        data, findings = read_user_file(path, 1 * MIB)
+        if data is None:
+            raise FindingsError("--config: the file cannot be read", findings)
+        text, source = data.decode("utf-8", "replace"), str(path)
     else:
         text, source = value, "--config"
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
-        raise UsageError(f"{source}:{err.lineno}:{err.colno}: error: expected JSON, got: {err.msg}") from None
+        raise UsageError(f"{source}:{err.lineno}:{err.colno}: expected JSON, got: {err.msg}") from None
+    except ValueError as err:
+        raise UsageError(f"{source}: expected JSON numbers, got {err}") from None
+
+
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} (not part of JSON)")

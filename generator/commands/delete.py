@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.commands.common import load_one
+from generator.commands.common import UsageError, load_one
 from generator.files import remove_directory
 
 
-def delete_filter(root: Path, wanted: str) -> str:
-    """Remove the filter named (or uniquely prefixed by) `wanted`; return its name."""
-    _, entry = load_one(root, wanted)
+def delete_filter(root: Path, name: str) -> str:
+    """Remove the filter called exactly `name` (a destructive command takes no prefixes)."""
+    _, entry = load_one(root, name)
+    if entry.name != name:
+        raise UsageError(f"no filter named exactly '{name}'; did you mean '{entry.name}'? (delete needs the full name)")
     remove_directory(entry.directory)
     return entry.name

@@ -14,14 +14,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import jsonschema
 import semver
 
 from generator import names, yamledit
-from generator.checks import check_metadata
-from generator.commands.common import CommandError, UsageError, require_loaded
+from generator.commands.common import CommandError, FindingsError, UsageError, require_loaded, staged_errors
+from generator.configschema import UnusableSchema, value_problems
 from generator.fetch import FetchError, FetchPolicy, Progress, download
-from generator.files import read_bytes, staged_copy, staged_directory, write_atomic
+from generator.files import read_user_file, staged_copy, staged_directory, write_atomic
 from generator.findings import Finding, Severity
 from generator.loader import FILTERS_DIR, METADATA_FILE, README_FILE, load_filter
 from generator.store import BinaryStore
@@ -63,7 +62,8 @@ class ImportResult:
 
 
 def is_url(source: str) -> bool:
-    return urlsplit(source).scheme in ("http", "https")
+    """Whether SOURCE names a URL (checked further when downloaded) rather than a file."""
+    return source.lower().startswith(("http://", "https://"))
 
 
 def import_filter(
@@ -71,22 +71,32 @@ def import_filter(
 ) -> ImportResult:
     """Import `request.source` into the catalog at `root`."""
     data, wat_source = _read_source(request, progress)
-    if request.expected_sha256 is not None and sha256_hex(data) != request.expected_sha256:
-        raise CommandError(f"expected sha256 {request.expected_sha256}, got {sha256_hex(data)}; the bytes were refused")
+    expected = request.expected_sha256.lower() if request.expected_sha256 is not None else None
+    if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise UsageError(f"--sha256: expected 64 hex characters, got '{request.expected_sha256}'")
+    if expected is not None and sha256_hex(data) != expected:
+        raise CommandError(f"expected sha256 {expected}, got {sha256_hex(data)}; the bytes were refused")
     display = request.source
     facts, findings = inspect_binary(data, display)
     if facts is None or any(f.severity is Severity.ERROR for f in findings):
-        raise CommandError("the binary cannot be imported:\n" + "\n".join(f.format() for f in findings))
+        raise FindingsError("the binary cannot be imported", findings)
 
-    name = request.name or _name_from_source(request.source)
+    name = request.name if request.name is not None else _name_from_source(request.source)
     try:
         names.check_name(name)
     except names.NameProblem as problem:
         raise UsageError(f"--name: {problem}") from None
     directory = root / FILTERS_DIR / name
     source_entry = _version_source(request, wat_source)
+    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+        raise CommandError(f"{directory.relative_to(root)}: expected a filter directory, got a symlink or a file")
+    if directory.exists():
+        given = [option for option, value in _new_filter_options(request) if value]
+        if given:
+            message = f"only for a new filter; '{name}' exists, edit its filter.yaml instead"
+            raise UsageError(f"{', '.join(given)}: {message}")
     store.put(data)
-    if directory.exists() or directory.is_symlink():
+    if directory.exists():
         version = _add_version(root, name, request, facts, source_entry, wat_source)
         created = False
     else:
@@ -98,6 +108,17 @@ def import_filter(
     )
 
 
+def _new_filter_options(request: ImportRequest) -> list[tuple[str, object]]:
+    return [
+        ("--owner", request.owners),
+        ("--title", request.title),
+        ("--summary", request.summary),
+        ("--license", request.license),
+        ("--language", request.language),
+        ("--category", request.categories),
+    ]
+
+
 def _read_source(request: ImportRequest, progress: Progress | None) -> tuple[bytes, tuple[str, str] | None]:
     """The binary's bytes, and for a .wat file its (file name, text) to keep as the build source."""
     if is_url(request.source):
@@ -106,9 +127,9 @@ def _read_source(request: ImportRequest, progress: Progress | None) -> tuple[byt
         except FetchError as err:
             raise CommandError(str(err)) from None
     path = Path(request.source)
-    data, findings = read_bytes(path, request.source, MAX_BINARY_BYTES)
+    data, findings = read_user_file(path, MAX_BINARY_BYTES)
     if data is None:
-        raise CommandError("\n".join(f.format() for f in findings))
+        raise FindingsError(f"cannot read {request.source}", findings)
     if path.suffix == ".wat":
         try:
             text = data.decode("utf-8")
@@ -239,9 +260,11 @@ def _add_version(
     text = yamledit.append_item(text, ("versions",), _version_entry(str(new), facts, source))
     if request.has_config:
         try:
-            jsonschema.Draft202012Validator(meta.config.schema_).validate(request.config)
-        except jsonschema.ValidationError as err:
-            raise CommandError(f"--config: the configuration fails the filter's schema: {err.message}") from None
+            errors = value_problems(meta.config.schema_, request.config)
+        except UnusableSchema as err:
+            raise CommandError(f"{entry.metadata_display}: config.schema: {err}") from None
+        if errors:
+            raise UsageError(f"--config: the configuration fails the filter's schema: {errors[0].message}")
         number = len(meta.config.examples) + 1
         text = yamledit.append_item(
             text, ("config", "examples"), {"title": f"Example configuration {number}", "value": request.config}
@@ -254,16 +277,28 @@ def _add_version(
     return str(new)
 
 
+# The options that fill a new filter's fields, to name the option when its value is refused.
+_OPTION_FOR_FIELD = {
+    "name": "--name",
+    "title": "--title",
+    "summary": "--summary",
+    "owners": "--owner",
+    "license": "--license",
+    "language": "--language",
+    "categories": "--category",
+}
+
+
 def _check_staged(staging: Path, name: str) -> None:
     """Load the staged directory as the filter it will become; refuse to swap in anything broken."""
-    entry = load_filter(staging.parent.parent.parent, name, directory=staging)
-    problems = [
-        f for f in entry.findings + check_metadata(entry) if f.severity is Severity.ERROR and f.rule.id != "CAT121"
-    ]
-    if entry.broken or problems:
-        raise CommandError(
-            "the import would write invalid metadata:\n" + "\n".join(f.format() for f in problems or entry.findings)
-        )
+    errors = staged_errors(staging.parent.parent.parent, name, staging)
+    if not errors:
+        return
+    options = [_OPTION_FOR_FIELD.get(f.field.split("[")[0].split(".")[0]) for f in errors]
+    if all(options):
+        lines = [f"{option}: {f.message}" for option, f in zip(options, errors, strict=True)]
+        raise UsageError("; ".join(lines))
+    raise FindingsError("the import would write invalid metadata", errors)
 
 
 def _readme_stub(title: str, summary: str, facts: BinaryFacts) -> str:

@@ -11,15 +11,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import rules
 from generator.binaries import BinaryOptions, check_binaries
 from generator.checks import check_metadata
 from generator.commands.common import UsageError
-from generator.findings import Findings
-from generator.gitrepo import GitError, changed_filters
-from generator.loader import FILTERS_DIR, load_catalog
+from generator.envoy.locate import EnvoyMissing, find_envoy
+from generator.findings import Findings, Severity
+from generator.gitrepo import GitError
+from generator.gitrepo import changed_since as changed_since_ref
+from generator.loader import FILTERS_DIR, FilterEntry, load_catalog
+from generator.proving import prove_version, report_findings
 from generator.store import BinaryStore
 
-Progress = Callable[[str], None]  # called with each filter's name as its binaries are checked
+Progress = Callable[[str], None]  # called with what is being checked, as it starts
 
 
 @dataclass
@@ -39,7 +43,11 @@ def filter_names_for_paths(root: Path, paths: Iterable[str]) -> list[str]:
             out.append(resolved.relative_to(filters_dir).parts[0])
         elif resolved == filters_dir or resolved == root.resolve():
             out.extend(p.name for p in filters_dir.iterdir() if not p.name.startswith("."))
-        elif (filters_dir / raw).exists() or (filters_dir / raw).is_symlink():
+        elif (
+            "/" not in raw
+            and raw not in ("", ".", "..")
+            and ((filters_dir / raw).exists() or (filters_dir / raw).is_symlink())
+        ):
             out.append(raw)
         else:
             raise UsageError(f"PATH: '{raw}' is neither a filter name nor a path under {FILTERS_DIR}")
@@ -53,10 +61,13 @@ def validate(
     changed_since: str | None = None,
     binaries: BinaryOptions | None = None,
     progress: Progress | None = None,
+    *,
+    deep: bool = False,
 ) -> ValidateReport:
     """Check the catalog (or the filters named by `paths` / changed since a git ref).
 
-    `binaries` says where binaries may come from; None checks metadata only.
+    `binaries` says where binaries may come from; None checks metadata only. `deep` also proves
+    the newest version of each filter without errors: sandbox, then its behaviour cases in Envoy.
     """
     wanted: set[str] | None = None
     paths = list(paths)
@@ -64,20 +75,48 @@ def validate(
         wanted = set(filter_names_for_paths(root, paths))
     if changed_since is not None:
         try:
-            changed = changed_filters(root, changed_since)
+            change = changed_since_ref(root, changed_since)
         except GitError as err:
             raise UsageError(f"--changed-since: {err}") from None
-        wanted = changed if wanted is None else wanted & changed
+        if not change.affects_all:
+            wanted = set(change.filters) if wanted is None else wanted & change.filters
     catalog = load_catalog(root, wanted)
     report = ValidateReport()
     report.findings.extend(catalog.findings)
+    clean: list[FilterEntry] = []  # filters without errors so far: the ones worth proving in Envoy
     for entry in catalog.entries.values():
         report.checked.append(entry.name)
-        report.findings.extend(entry.findings)
-        report.findings.extend(check_metadata(entry))
-    if binaries is not None:
-        for entry in catalog.loaded():
+        findings = entry.findings + check_metadata(entry)
+        if binaries is not None and entry.meta is not None:
             if progress is not None:
-                progress(entry.name)
-            report.findings.extend(check_binaries(entry, store, binaries))
+                progress(f"{entry.name}: binaries")
+            findings += check_binaries(entry, store, binaries)
+        report.findings.extend(findings)
+        if entry.meta is not None and not any(f.severity is Severity.ERROR for f in findings):
+            clean.append(entry)
+    if deep and binaries is not None:
+        _prove_newest(clean, report, store, binaries, progress)
     return report
+
+
+def _prove_newest(
+    entries: list[FilterEntry],
+    report: ValidateReport,
+    store: BinaryStore,
+    binaries: BinaryOptions,
+    progress: Progress | None,
+) -> None:
+    """Run the sandbox and the behaviour cases of the newest version of each filter."""
+    try:
+        envoy = find_envoy()
+    except EnvoyMissing as err:
+        report.findings.add(rules.EnvoyUnavailable.at(FILTERS_DIR.as_posix(), f"behaviour cases not run: {err}"))
+        return
+    for entry in entries:
+        assert entry.meta is not None
+        if progress is not None:
+            progress(f"{entry.name}: behaviour cases in Envoy {envoy.version}")
+        index = len(entry.meta.versions) - 1
+        run, _ = prove_version(entry, index, store, binaries, envoy)  # binary findings were reported above
+        if run is not None:
+            report.findings.extend(report_findings(entry, index, run))

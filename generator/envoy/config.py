@@ -88,7 +88,15 @@ def releases_cluster(url: str) -> dict[str, Any]:
         "load_assignment": {
             "cluster_name": RELEASES_CLUSTER,
             "endpoints": [
-                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": parts.port or 443}}}}]}
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {"socket_address": {"address": host, "port_value": parts.port or 443}}
+                            }
+                        }
+                    ]
+                }
             ],
         },
         "transport_socket": {
@@ -105,7 +113,9 @@ def http_filter_entry(name: str) -> dict[str, Any]:
     return {"name": name, "typed_config": {"@type": _TYPES[name]}}
 
 
-def connection_manager(http_filters: list[dict[str, Any]], cluster: str, *, stat_prefix: str = "ingress") -> dict[str, Any]:
+def connection_manager(
+    http_filters: list[dict[str, Any]], cluster: str, *, stat_prefix: str = "ingress"
+) -> dict[str, Any]:
     """An HTTP connection manager routing everything to `cluster`, with `http_filters` before the router."""
     return {
         "name": HCM,
@@ -114,7 +124,13 @@ def connection_manager(http_filters: list[dict[str, Any]], cluster: str, *, stat
             "stat_prefix": stat_prefix,
             "route_config": {
                 "name": "local",
-                "virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster}}]}],
+                "virtual_hosts": [
+                    {
+                        "name": "all",
+                        "domains": ["*"],
+                        "routes": [{"match": {"prefix": "/"}, "route": {"cluster": cluster}}],
+                    }
+                ],
             },
             "http_filters": [*http_filters, http_filter_entry(ROUTER)],
         },

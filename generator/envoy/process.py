@@ -96,7 +96,9 @@ class RunningEnvoy:
 
 
 @contextlib.contextmanager
-def run_envoy(envoy: Envoy, config: dict[str, Any], workdir: Path, *, ready_timeout: float = 30) -> Iterator[RunningEnvoy]:
+def run_envoy(
+    envoy: Envoy, config: dict[str, Any], workdir: Path, *, ready_timeout: float = 30
+) -> Iterator[RunningEnvoy]:
     """Start Envoy with `config` (a bootstrap) for the duration of the block."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = write_config(config, workdir / "envoy.yaml")
@@ -106,6 +108,7 @@ def run_envoy(envoy: Envoy, config: dict[str, Any], workdir: Path, *, ready_time
     command = [
         envoy.path, "-c", str(config_path), "--disable-hot-restart", "--concurrency", "1",
         "--admin-address-path", str(admin_file), "--log-path", str(log_path), "-l", LOG_LEVEL,
+        "--file-flush-interval-msec", "50",
     ]  # fmt: skip
     process = subprocess.Popen(
         command,

@@ -28,7 +28,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _echo(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        record = {
+        record: dict[str, object] = {
             "method": self.command,
             "path": self.path,
             "headers": [[k.lower(), v] for k, v in self.headers.items()],
@@ -58,7 +58,8 @@ def echo_upstream() -> Iterator[EchoUpstream]:
     """Run the echo server for the duration of the block; it is always stopped."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.upstream = EchoUpstream(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, name="echo-upstream", daemon=True)
+    # A short poll interval: shutdown() waits for it, once per behaviour case.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="echo-upstream", daemon=True)
     thread.start()
     try:
         yield server.upstream

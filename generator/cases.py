@@ -1,0 +1,124 @@
+"""Behaviour cases: what a filter must do in a real Envoy, declared in `cases.yaml` beside `filter.yaml`.
+
+A case gives the plugin configuration (the filter's first configuration example if omitted) and
+one or more requests, sent in order to the same Envoy, each with what must come out. A request can
+repeat, so a rate limiter can be shown to allow N and then refuse. Every version also gets a smoke
+case: it loads, and a plain `GET /` is not a 5xx (or has the status `smoke.status` declares, for a
+filter that refuses requests by design).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic_core import PydanticCustomError
+
+from generator import rules
+
+CASES_FILE = "cases.yaml"
+TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _check_header_names(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        _check_header_name(name)
+    return value
+
+
+def _check_header_name(name: str) -> str:
+    if not TOKEN.match(name):
+        raise PydanticCustomError(rules.InvalidValue.id, "expected an HTTP header name, got {name!r}", {"name": name})
+    return name
+
+
+HeaderName = Annotated[str, AfterValidator(_check_header_name)]
+Headers = Annotated[dict[str, str], AfterValidator(_check_header_names)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Expect(_Strict):
+    """What must come out of one request. Header names are compared without regard to case."""
+
+    status: int | None = Field(default=None, ge=100, le=599, description="Response status.")
+    headers: Headers = Field(
+        default_factory=dict, description="Response headers that must have these values (any one of a repeated header)."
+    )
+    headers_present: list[HeaderName] = Field(default_factory=list, description="Response headers that must exist.")
+    headers_absent: list[HeaderName] = Field(default_factory=list, description="Response headers that must not exist.")
+    upstream_headers: Headers = Field(
+        default_factory=dict, description="Headers the upstream must have received with these values (any one)."
+    )
+    upstream_headers_absent: list[HeaderName] = Field(
+        default_factory=list, description="Headers the upstream must not have received."
+    )
+    body_contains: str | None = Field(default=None, description="Text the response body must contain.")
+    local_reply: bool | None = Field(
+        default=None,
+        description="true: the filter answered itself (the upstream saw nothing); false: it reached the upstream.",
+    )
+
+
+class CaseRequest(_Strict):
+    """One request of a case."""
+
+    method: str = Field(default="GET", pattern=r"^[A-Z]{1,20}$")
+    path: str = Field(default="/", pattern=r"^/[^\s]*$", max_length=2048)
+    headers: Headers = Field(default_factory=dict)
+    body: str = Field(default="", max_length=1024 * 1024)
+    repeat: int = Field(default=1, ge=1, le=1000, description="Send this request this many times; each must match.")
+    expect: Expect = Field(default_factory=Expect)
+
+
+class Case(_Strict):
+    """A named behaviour: a configuration and the requests that show it."""
+
+    name: str = Field(min_length=1, max_length=80, pattern=r"^[^\n\r]+$")
+    description: str | None = None
+    config: JsonValue = Field(default=None, description="Plugin configuration; the first example if omitted.")
+    loads: bool = Field(
+        default=True,
+        description="false: the filter must refuse this configuration, so Envoy must not load it "
+        "(the configuration need not match the schema, and no request is sent).",
+    )
+    requests: list[CaseRequest] = Field(default_factory=list)
+
+    def plugin_config(self, default: Any) -> Any:
+        return self.config if "config" in self.model_fields_set else default
+
+
+class Smoke(_Strict):
+    """The automatic case every version gets: it loads, and `GET /` answers."""
+
+    status: int | None = Field(
+        default=None, ge=100, le=599, description="Expected status of a plain GET / (default: anything below 500)."
+    )
+    config: JsonValue = Field(
+        default=None, description="Configuration for the smoke case; the first example if omitted."
+    )
+
+    def plugin_config(self, default: Any) -> Any:
+        return self.config if "config" in self.model_fields_set else default
+
+
+class CasesFile(_Strict):
+    """The content of `cases.yaml`."""
+
+    smoke: Smoke = Field(default_factory=Smoke)
+    cases: list[Case] = Field(default_factory=list)
+
+
+def smoke_case(cases: CasesFile | None, default_config: Any) -> Case:
+    """The smoke case as an ordinary case, so one runner serves both."""
+    smoke = cases.smoke if cases is not None else Smoke()
+    return Case(
+        name="smoke",
+        description="loads, and a plain GET / is answered"
+        + (f" with {smoke.status}" if smoke.status else " without a 5xx"),
+        config=smoke.plugin_config(default_config),
+        requests=[CaseRequest(expect=Expect(status=smoke.status))],
+    )

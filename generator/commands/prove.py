@@ -1,0 +1,73 @@
+"""`catalog filter test NAME[@VERSION]`: prove a version in the sandbox and in a real Envoy.
+
+The work is `generator.proving`'s; this module picks the filter and version, finds Envoy, and
+records the proof in `proofs.yaml` when asked and every case passed.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from pathlib import Path
+
+import semver
+
+from generator.behaviour import CaseResult
+from generator.binaries import BinaryOptions
+from generator.commands.common import CommandError, UsageError, load_one, require_loaded
+from generator.envoy.locate import EnvoyMissing, find_envoy
+from generator.findings import Severity
+from generator.loader import FilterEntry
+from generator.model import Version
+from generator.proving import ProvingReport, prove_version, record_proof
+from generator.store import BinaryStore
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """`name@1.2.0` -> ("name", "1.2.0"); `name` -> ("name", None)."""
+    name, _, version = spec.partition("@")
+    if "@" in spec and not semver.Version.is_valid(version):
+        raise UsageError(f"NAME[@VERSION]: '{version}' is not a semantic version (expected e.g. 1.2.0)")
+    return name, version or None
+
+
+def pick_version(entry: FilterEntry, version: str | None) -> tuple[int, Version]:
+    """The requested version, or the latest one that is not yanked."""
+    assert entry.meta is not None
+    if version is None:
+        latest = entry.meta.latest
+        return entry.meta.versions.index(latest), latest
+    for index, candidate in enumerate(entry.meta.versions):
+        if candidate.version == version:
+            return index, candidate
+    known = ", ".join(v.version for v in entry.meta.versions)
+    raise UsageError(f"filter '{entry.name}' has no version {version} (it has: {known})")
+
+
+def prove_filter(
+    root: Path,
+    store: BinaryStore,
+    spec: str,
+    options: BinaryOptions,
+    *,
+    record: bool = False,
+    progress: Callable[[CaseResult], None] | None = None,
+) -> ProvingReport:
+    """`catalog filter test`: run one version; with `record`, write its proof when every case passed."""
+    name, version = split_spec(spec)
+    _, entry = load_one(root, name)
+    require_loaded(entry)
+    errors = [f for f in entry.findings if f.severity is Severity.ERROR]
+    if errors:
+        raise CommandError("\n".join(f.format() for f in errors))
+    index, _ = pick_version(entry, version)
+    try:
+        envoy = find_envoy()
+    except EnvoyMissing as err:
+        raise CommandError(str(err)) from None
+    report, findings = prove_version(entry, index, store, options, envoy, progress)
+    if report is None:
+        raise CommandError("\n".join(f.format() for f in findings) or f"no binary for {spec}")
+    if record and report.passed:
+        record_proof(entry, report, datetime.datetime.now(datetime.UTC).date())
+    return report
