@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup site serve test quick lint clean
+.PHONY: setup site serve prove test quick lint clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml constraints.txt
 site: setup
 	$(VENV)/bin/catalog validate --offline
 	$(VENV)/bin/mkdocs build --strict
+
+prove: setup
+	$(VENV)/bin/catalog validate --deep
 
 serve: setup
 	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000

@@ -24,10 +24,12 @@ from rich.table import Table
 from generator import model, rules
 from generator.behaviour import CaseResult
 from generator.binaries import BinaryOptions
+from generator.commands import apply as apply_cmd
 from generator.commands import clone, delete, listing, prove, validate, view, visibility
 from generator.commands import config as filter_config
 from generator.commands.common import CommandError, FindingsError, UsageError, load_one, parse_config
 from generator.commands.import_filter import ImportRequest, import_filter, is_url
+from generator.envoy.configedit import EditResult
 from generator.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchPolicy
 from generator.files import read_bytes, write_atomic
 from generator.findings import Finding, Findings, Severity, printable
@@ -407,6 +409,75 @@ def config_command(
         )
         text = filter_config.filter_config(state.catalog_root, request)
     out.print(text, end="", highlight=False, markup=False)
+
+
+@filter_group.command("apply")
+@click.argument("spec", metavar="NAME[@VERSION]")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Envoy configuration file to edit.",
+)
+@click.option("--listener", help="Only this listener (default: every HTTP connection manager).")
+@click.option("--before", help="Insert before this HTTP filter (default: before the router).")
+@click.option("--config", "config", help="Plugin configuration (JSON file or text). Default: the first example.")
+@click.option("--remote", is_flag=True, help="Load the module from its release URL (adds the download cluster).")
+@click.option("--wasm-path", help="Absolute path where Envoy will find the .wasm (default: the local store).")
+@click.option("--offline", is_flag=True, help="Do not download the binary.")
+@pass_state
+def apply_command(
+    state: State,
+    spec: str,
+    target: Path,
+    listener: str | None,
+    before: str | None,
+    config: str | None,
+    remote: bool,
+    wasm_path: str | None,
+    offline: bool,
+) -> None:
+    """Insert the filter into an Envoy configuration; Envoy validates the result before it replaces the file."""
+    with handled():
+        request = apply_cmd.ApplyRequest(
+            spec=spec,
+            target=target,
+            listener=listener,
+            before=before,
+            config=parse_config(config) if config is not None else None,
+            has_config=config is not None,
+            remote=remote,
+            wasm_path=wasm_path,
+        )
+        name, result = apply_cmd.apply(state.catalog_root, state.store, request, BinaryOptions(offline=offline))
+    _print_edit(name, target, result, "applied to")
+
+
+@filter_group.command("remove")
+@click.argument("name")
+@click.option(
+    "--from",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Envoy configuration file to edit.",
+)
+@pass_state
+def remove_command(state: State, name: str, target: Path) -> None:
+    """Take the filter out of an Envoy configuration again."""
+    with handled():
+        removed, result = apply_cmd.remove(state.catalog_root, name, target)
+    _print_edit(removed, target, result, "removed from")
+
+
+def _print_edit(name: str, target: Path, result: EditResult, verb: str) -> None:
+    for place in result.places:
+        err.print(f"  {printable(place)}")
+    if result.changed:
+        err.print(f"{name} {verb} {target} (checked by envoy --mode validate)")
+    else:
+        err.print(f"{target} unchanged: nothing to do for {name}")
 
 
 # --- inspect ---------------------------------------------------------------------------------
