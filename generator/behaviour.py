@@ -31,8 +31,6 @@ from generator.envoy.process import (
 from generator.envoy.upstream import EchoUpstream, echo_upstream
 from generator.model import FilterMeta
 
-REQUEST_TIMEOUT = 10.0
-
 
 @dataclass
 class CaseResult:
@@ -131,6 +129,9 @@ def _send_all(case: Case, running: RunningEnvoy, upstream: EchoUpstream) -> list
             before = len(upstream.seen)
             try:
                 response = send(running.listener_port, request)
+            except TimeoutError:
+                failures.append(f"request {number}: no response within {request.timeout:g} s")
+                return failures
             except (OSError, http.client.HTTPException) as err:
                 failures.append(f"request {number}: no response ({type(err).__name__}: {err or 'connection closed'})")
                 return failures
@@ -143,7 +144,7 @@ def _send_all(case: Case, running: RunningEnvoy, upstream: EchoUpstream) -> list
 
 def send(port: int, request: CaseRequest) -> Response:
     """Send one request to Envoy's listener and read the whole response."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=request.timeout)
     try:
         body = request.body.encode("utf-8")
         connection.putrequest(request.method, request.path, skip_accept_encoding=True)

@@ -71,6 +71,7 @@ class CaseRequest(_Strict):
     headers: Headers = Field(default_factory=dict)
     body: str = Field(default="", max_length=1024 * 1024)
     repeat: int = Field(default=1, ge=1, le=1000, description="Send this request this many times; each must match.")
+    timeout: float = Field(default=10.0, gt=0, le=60, description="Seconds to wait for the response.")
     expect: Expect = Field(default_factory=Expect)
 
 
@@ -100,6 +101,7 @@ class Smoke(_Strict):
     config: JsonValue = Field(
         default=None, description="Configuration for the smoke case; the first example if omitted."
     )
+    timeout: float = Field(default=10.0, gt=0, le=60, description="Seconds to wait for the response.")
 
     def plugin_config(self, default: Any) -> Any:
         return self.config if "config" in self.model_fields_set else default
@@ -120,5 +122,5 @@ def smoke_case(cases: CasesFile | None, default_config: Any) -> Case:
         description="loads, and a plain GET / is answered"
         + (f" with {smoke.status}" if smoke.status else " without a 5xx"),
         config=smoke.plugin_config(default_config),
-        requests=[CaseRequest(expect=Expect(status=smoke.status))],
+        requests=[CaseRequest(expect=Expect(status=smoke.status), timeout=smoke.timeout)],
     )

@@ -31,7 +31,7 @@ from generator.commands.common import CommandError, FindingsError, UsageError, l
 from generator.commands.import_filter import ImportRequest, import_filter, is_url
 from generator.envoy.configedit import EditResult
 from generator.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchPolicy
-from generator.files import read_bytes, write_atomic
+from generator.files import read_user_file, write_atomic
 from generator.findings import Finding, Findings, Severity, printable
 from generator.loader import find_repo_root, load_catalog
 from generator.store import BinaryStore
@@ -488,7 +488,7 @@ def _print_edit(name: str, target: Path, result: EditResult, verb: str) -> None:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def inspect_command(file: Path, output: str) -> None:
     """Inspect a .wasm file: ABI, kind, capabilities, imports and exports."""
-    data, findings = read_bytes(file, str(file), MAX_BINARY_BYTES)
+    data, findings = read_user_file(file, MAX_BINARY_BYTES)
     facts = None
     if data is not None:
         facts, findings = inspect_binary(data, str(file))
@@ -496,21 +496,7 @@ def inspect_command(file: Path, output: str) -> None:
     if output == "json":
         payload: dict[str, Any] = {"findings": [f.to_json() for f in collected.sorted()], "facts": None}
         if facts is not None:
-            payload["facts"] = {
-                "sha256": facts.sha256,
-                "size": facts.size,
-                "abi": facts.abi,
-                "kind": facts.kind,
-                "capabilities": list(facts.capabilities),
-                "language_hint": facts.language_hint,
-                "imports": [
-                    {"module": i.module, "name": i.name, "kind": i.kind, "type": str(i.type) if i.type else None}
-                    for i in facts.imports
-                ],
-                "exports": [
-                    {"name": e.name, "kind": e.kind, "type": str(e.type) if e.type else None} for e in facts.exports
-                ],
-            }
+            payload["facts"] = facts.to_json()
         out.print_json(json.dumps(payload))
     elif facts is not None:
         out.print(

@@ -245,3 +245,15 @@ def test_judge_compares_headers_case_insensitively() -> None:
         == []
     )
     assert judge(Expect(headers_absent=["x-a"]), response, [{}]) == ['expected no response header x-a, got ["1", "2"]']
+
+
+def test_a_request_the_filter_never_releases_times_out(envoy: Envoy, tmp_path: Path) -> None:
+    # StopIteration (1) on the request headers, and nothing ever resumes the stream.
+    stuck = proxy_module(
+        exports=['(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (i32.const 1))']
+    )
+    cases = CasesFile(smoke=Smoke(timeout=0.5), cases=[Case(name="hangs", requests=[CaseRequest(timeout=0.5)])])
+    started = time.monotonic()
+    results = run(envoy, tmp_path, stuck, cases)
+    assert [r.failures for r in results] == [["request 1: no response within 0.5 s"]] * 2
+    assert time.monotonic() - started < 8

@@ -59,6 +59,24 @@ class BinaryFacts:
     exports: tuple[Export, ...]
     language_hint: str | None
 
+    def to_json(self) -> dict[str, object]:
+        """The facts with every import and export, for `catalog inspect -o json` and tools."""
+        return {
+            "sha256": self.sha256,
+            "size": self.size,
+            "abi": self.abi,
+            "kind": self.kind,
+            "capabilities": list(self.capabilities),
+            "language_hint": self.language_hint,
+            "imports": [
+                {"module": i.module, "name": i.name, "kind": i.kind, "type": str(i.type) if i.type else None}
+                for i in self.imports
+            ],
+            "exports": [
+                {"name": e.name, "kind": e.kind, "type": str(e.type) if e.type else None} for e in self.exports
+            ],
+        }
+
 
 @cache
 def _engine() -> wasmtime.Engine:
