@@ -1,35 +1,64 @@
-"""Building a version's binary from the recipe declared in its metadata.
+"""Building a version's binary from the recipe declared in its metadata, in isolation.
 
-A recipe names a toolchain and a source path inside the filter's directory. The `wat` recipe needs
-nothing beyond wasmtime; recipes for other toolchains are added with the sample filters.
+The filter's directory (regular files only) is copied into a fresh temporary directory with the
+catalog's shared SDK, and the recipe (`generator.recipes.<name>`) builds from that copy with its
+pinned toolchain. Nothing outside the copy is read, so what builds here builds in CI.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from generator.files import MIB, read_text
 from generator.model import BuildRecipe
-from generator.wasm.wat import WatError, compile_wat
+from generator.recipes import BuildContext, BuildError, ToolchainMissing, clang, wat
 
-MAX_SOURCE_BYTES = 4 * MIB
+__all__ = ["RECIPES", "BuildError", "ToolchainMissing", "build"]
 
+SDK_DIR = Path("catalog") / "sdk"
 
-class BuildError(Exception):
-    """The recipe could not produce a binary; the message says why."""
+RECIPES: dict[str, Callable[[BuildContext], bytes]] = {
+    "wat": wat.build,
+    "clang": clang.build,
+}
 
 
 def build(directory: Path, display: str, recipe: BuildRecipe) -> bytes:
-    """The binary that `recipe` produces from the sources in `directory`."""
+    """The binary that `recipe` produces from the sources in `directory` (a catalog filter)."""
     source = directory / PurePosixPath(recipe.path)
     if not source.resolve().is_relative_to(directory.resolve()):
         raise BuildError(f"source '{recipe.path}' is outside the filter's directory")
-    if recipe.recipe == "wat":
-        text, findings = read_text(source, f"{display}/{recipe.path}", MAX_SOURCE_BYTES)
-        if text is None:
-            raise BuildError("; ".join(f.message for f in findings))
-        try:
-            return compile_wat(text)
-        except WatError as err:
-            raise BuildError(f"{display}/{recipe.path}: {err}") from None
-    raise BuildError(f"no builder for recipe '{recipe.recipe}'")
+    builder = RECIPES.get(recipe.recipe)
+    if builder is None:
+        raise BuildError(f"no builder for recipe '{recipe.recipe}'")
+    catalog_root = directory.resolve().parent.parent.parent
+    with tempfile.TemporaryDirectory(prefix="catalog-build-") as tmp:
+        work = Path(tmp)
+        sources = work / "src"
+        _copy_regular(directory, sources)
+        sdk = work / "sdk"
+        if (catalog_root / SDK_DIR).is_dir():
+            _copy_regular(catalog_root / SDK_DIR, sdk)
+        else:
+            sdk.mkdir()
+        out = work / "out"
+        out.mkdir()
+        return builder(BuildContext(sources=sources, entry=recipe.path, sdk=sdk, workdir=out, display=display))
+
+
+def _copy_regular(source: Path, target: Path) -> None:
+    """Copy a tree; symlinks and special files are refused (they could reach outside the catalog)."""
+    for dirpath, dirnames, filenames in os.walk(source):
+        rel = Path(dirpath).relative_to(source)
+        (target / rel).mkdir(parents=True, exist_ok=True)
+        dirnames[:] = [d for d in dirnames if d not in ("node_modules", ".git")]
+        for name in dirnames + filenames:
+            mode = os.lstat(Path(dirpath) / name).st_mode
+            if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                raise BuildError(f"{source.name}/{rel / name}: expected a regular file, got a symlink or special file")
+        for name in filenames:
+            shutil.copyfile(Path(dirpath) / name, target / rel / name)

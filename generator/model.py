@@ -235,8 +235,13 @@ class PluginConfig(_Strict):
 class BuildRecipe(_Strict):
     """How to build the binary from source kept in the filter's directory."""
 
-    recipe: Literal["wat"] = Field(description="The build recipe: 'wat' compiles a WebAssembly text file.")
-    path: RelativePath = Field(description="Source file, relative to the filter's directory.")
+    recipe: Literal["wat", "clang", "assemblyscript"] = Field(
+        description="The toolchain: 'wat' (WebAssembly text), 'clang' (C with catalog/sdk/c, clang 14), "
+        "'assemblyscript' (npm project pinned by its lockfile)."
+    )
+    path: RelativePath = Field(
+        description="Entry source file or project directory, relative to the filter's directory."
+    )
 
 
 class VersionSource(_Strict):
