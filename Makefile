@@ -7,9 +7,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup site serve prove test quick lint clean
+.PHONY: setup toolchains site serve prove test quick lint clean
 
-setup: $(STAMP)
+setup: $(STAMP) toolchains
+
+# The sample filters' toolchains, from Debian: clang 14 and lld 14 for the C filters. Node.js and
+# npm (for the AssemblyScript filter) come with the machine. Installed only when missing.
+toolchains:
+	@if ! command -v clang-14 >/dev/null || ! command -v wasm-ld-14 >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 lld-14 >/dev/null; \
+	  else echo "missing toolchain: run 'sudo apt-get install clang-14 lld-14' (Debian 12)" >&2; exit 1; fi; \
+	fi
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "missing toolchain: install Node.js 20 and npm" >&2; exit 1; }
 
 # Everything is pinned: direct dependencies in pyproject.toml, the rest in constraints.txt.
 $(STAMP): pyproject.toml constraints.txt

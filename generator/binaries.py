@@ -104,11 +104,13 @@ def check_version_binary(entry: FilterEntry, index: int, version: Version, data:
     findings = [entry.field_finding(f.rule, where, f.message) for f in findings]
     actual = sha256_hex(data)
     if actual != version.sha256:
-        findings.append(
-            entry.field_finding(
-                rules.Sha256Mismatch, (*where, "sha256"), f"expected {version.sha256}, the binary has {actual}"
+        message = f"expected {version.sha256}, the binary has {actual}"
+        if version.source is not None and version.source.build is not None:
+            message += (
+                f"; the sources no longer build the recorded bytes: for an unpublished version run "
+                f"`catalog filter build {entry.name} --record`, otherwise restore the sources"
             )
-        )
+        findings.append(entry.field_finding(rules.Sha256Mismatch, (*where, "sha256"), message))
     if facts is not None:
         findings += compare_facts(entry, index, version, facts)
     return findings

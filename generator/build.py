@@ -47,7 +47,12 @@ def build(directory: Path, display: str, recipe: BuildRecipe) -> bytes:
             sdk.mkdir()
         out = work / "out"
         out.mkdir()
-        return builder(BuildContext(sources=sources, entry=recipe.path, sdk=sdk, workdir=out, display=display))
+        try:
+            return builder(BuildContext(sources=sources, entry=recipe.path, sdk=sdk, workdir=out, display=display))
+        except BuildError as err:
+            # Compiler messages name the temporary copy; show the files the contributor edits.
+            message = str(err).replace(f"{sources}/", f"{display}/").replace(f"{sdk}/", f"{SDK_DIR.as_posix()}/")
+            raise type(err)(message) from None
 
 
 def _copy_regular(source: Path, target: Path) -> None:

@@ -25,7 +25,7 @@ from generator import model, rules
 from generator.behaviour import CaseResult
 from generator.binaries import BinaryOptions
 from generator.commands import apply as apply_cmd
-from generator.commands import clone, delete, listing, prove, validate, view, visibility
+from generator.commands import build_filter, clone, delete, listing, prove, validate, view, visibility
 from generator.commands import config as filter_config
 from generator.commands.common import CommandError, FindingsError, UsageError, load_one, parse_config
 from generator.commands.import_filter import ImportRequest, import_filter, is_url
@@ -409,6 +409,31 @@ def config_command(
         )
         text = filter_config.filter_config(state.catalog_root, request)
     out.print(text, end="", highlight=False, markup=False)
+
+
+@filter_group.command("build")
+@click.argument("name")
+@click.option("--record", is_flag=True, help="Write the built binary's facts into the newest version of filter.yaml.")
+@pass_state
+def build_command(state: State, name: str, record: bool) -> None:
+    """Build the newest version from its recipe in a clean directory; compare with, or record, its facts."""
+    with handled():
+        outcome = build_filter.build_filter(state.catalog_root, state.store, name, record=record)
+    _print_findings(outcome.findings)
+    facts = outcome.facts
+    summary = f"{facts.size} bytes, ABI {facts.abi}, {facts.kind}, sha256 {facts.sha256}"
+    err.print(f"built {outcome.name} {outcome.version}: {summary}")
+    for key, (recorded, built) in outcome.differences.items():
+        err.print(f"  {key}: recorded {recorded}, built {built}")
+    if outcome.recorded:
+        err.print(f"recorded in catalog/filters/{outcome.name}/filter.yaml")
+    elif outcome.differences:
+        err.print(
+            "the build differs from filter.yaml: run with --record for an unpublished version, or restore the sources"
+        )
+        sys.exit(1)
+    else:
+        err.print("matches filter.yaml")
 
 
 @filter_group.command("apply")

@@ -1,0 +1,78 @@
+"""`catalog filter build NAME`: build the newest version from its recipe, in isolation.
+
+The bytes go to the local store. Their facts (sha256, size, ABI, kind, capabilities) are compared
+with what `filter.yaml` records for the version; `record` writes them there, which is how a
+contributor prepares a new version before opening a pull request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator import yamledit
+from generator.build import BuildError, build
+from generator.commands.common import CommandError, FindingsError, UsageError, load_one, require_loaded
+from generator.files import write_atomic
+from generator.findings import Finding, Severity
+from generator.loader import METADATA_FILE
+from generator.store import BinaryStore
+from generator.wasm.inspect import BinaryFacts, inspect_binary
+
+FACT_FIELDS = ("sha256", "size", "abi", "kind", "capabilities")
+
+
+@dataclass
+class BuildOutcome:
+    name: str
+    version: str
+    facts: BinaryFacts
+    differences: dict[str, tuple[Any, Any]]  # field -> (recorded, built)
+    recorded: bool
+    findings: list[Finding] = field(default_factory=list)
+
+
+def build_filter(root: Path, store: BinaryStore, name: str, *, record: bool = False) -> BuildOutcome:
+    _, entry = load_one(root, name)
+    require_loaded(entry)
+    assert entry.meta is not None
+    index = len(entry.meta.versions) - 1
+    version = entry.meta.versions[index]
+    recipe = version.source.build if version.source is not None else None
+    if recipe is None:
+        raise UsageError(f"'{entry.name}' {version.version} has no build recipe (source.build); nothing to build")
+    try:
+        data = build(entry.directory, entry.display, recipe)
+    except BuildError as err:
+        raise CommandError(
+            f"{entry.display}: building {version.version} with the {recipe.recipe} recipe: {err}"
+        ) from None
+    facts, findings = inspect_binary(data, f"{entry.display} ({recipe.recipe} build)")
+    if facts is None or any(f.severity is Severity.ERROR for f in findings):
+        raise FindingsError(
+            f"the {recipe.recipe} build of '{entry.name}' is not a loadable proxy-wasm module", findings
+        )
+    store.put(data)
+    built: dict[str, Any] = {
+        "sha256": facts.sha256,
+        "size": facts.size,
+        "abi": facts.abi,
+        "kind": facts.kind,
+        "capabilities": sorted(facts.capabilities),
+    }
+    recorded_facts: dict[str, Any] = {
+        "sha256": version.sha256,
+        "size": version.size,
+        "abi": version.abi,
+        "kind": version.kind,
+        "capabilities": sorted(version.capabilities),
+    }
+    differences = {k: (recorded_facts[k], built[k]) for k in FACT_FIELDS if recorded_facts[k] != built[k]}
+    if record and differences:
+        path = entry.directory / METADATA_FILE
+        text = path.read_text(encoding="utf-8")
+        for key in differences:
+            text = yamledit.set_value(text, ("versions", index, key), built[key])
+        write_atomic(path, text)
+    return BuildOutcome(entry.name, version.version, facts, differences, record and bool(differences), findings)
