@@ -97,8 +97,12 @@ def versions_ordered(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
     return findings
 
 
+# Recipes whose path is a project directory, and the files that directory must hold.
+PROJECT_FILES = {"assemblyscript": ("package.json", "package-lock.json")}
+
+
 def build_sources_exist(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
-    """Every build recipe names a regular file inside the filter's directory."""
+    """Every build recipe names a regular file (or, for project recipes, a project) inside the filter."""
     findings = []
     for index, version in enumerate(meta.versions):
         build = version.source.build if version.source else None
@@ -117,8 +121,10 @@ def build_sources_exist(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
                 )
             )
             continue
-        for problem in check_regular_file(target, f"{entry.display}/{build.path}"):
-            findings.append(entry.field_finding(problem.rule, where, f"'{build.path}': {problem.message}"))
+        required = [f"{build.path}/{name}" for name in PROJECT_FILES.get(build.recipe, ())] or [build.path]
+        for path in required:
+            for problem in check_regular_file(entry.directory / PurePosixPath(path), f"{entry.display}/{path}"):
+                findings.append(entry.field_finding(problem.rule, where, f"'{path}': {problem.message}"))
     return findings
 
 
