@@ -26,12 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.binaries import BinaryOptions, obtain  # noqa: E402
-from generator.envoy import config as envoy_config  # noqa: E402
-from generator.envoy.locate import find_envoy  # noqa: E402
-from generator.envoy.process import run_envoy  # noqa: E402
-from generator.loader import load_catalog  # noqa: E402
-from generator.store import BinaryStore  # noqa: E402
+from generator.binaries import BinaryOptions, obtain
+from generator.envoy import config as envoy_config
+from generator.envoy.locate import find_envoy
+from generator.envoy.process import run_envoy
+from generator.loader import load_catalog
+from generator.store import BinaryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -42,7 +42,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def one_round(envoy: Any, entry: dict[str, Any] | None, workdir: Path, seconds: float, headers: dict[str, str]) -> float:
+def one_round(
+    envoy: Any, entry: dict[str, Any] | None, workdir: Path, seconds: float, headers: dict[str, str]
+) -> float:
     """CPU microseconds per request of Envoy for one `wrk` run.
 
     Envoy answers with a direct response, so no upstream's cost or latency enters the figure; the
@@ -59,7 +61,9 @@ def one_round(envoy: Any, entry: dict[str, Any] | None, workdir: Path, seconds: 
         header_args = [arg for name, value in headers.items() for arg in ("-H", f"{name}: {value}")]
         subprocess.run(["wrk", "-t1", "-c8", "-d1s", *header_args, url], capture_output=True, check=True)  # warm up
         before = cpu_seconds(running.process.pid)
-        out = subprocess.run(["wrk", "-t1", "-c8", f"-d{seconds:g}s", *header_args, url], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["wrk", "-t1", "-c8", f"-d{seconds:g}s", *header_args, url], capture_output=True, text=True, check=True
+        ).stdout
         used = cpu_seconds(running.process.pid) - before
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return used / requests * 1e6
@@ -101,7 +105,8 @@ def main() -> None:
                 with_filter.append(one_round(envoy, filter_entry, Path(tmp) / f"f{round_index}", args.seconds, headers))
         b, w = statistics.median(base), statistics.median(with_filter)
         spread = f"(base {min(base):.1f}-{max(base):.1f}, with {min(with_filter):.1f}-{max(with_filter):.1f})"
-        print(f"{entry.name:<16} {version.size:>7} {b:>12.1f} {w:>12.1f} {w - b:>13.1f} {100 * (w - b) / b:>7.0f}% {spread}")
+        extra = f"{w - b:>13.1f} {100 * (w - b) / b:>7.0f}%"
+        print(f"{entry.name:<16} {version.size:>7} {b:>12.1f} {w:>12.1f} {extra} {spread}")
 
 
 if __name__ == "__main__":

@@ -17,14 +17,12 @@ import wasmtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.wasm.inspect import inspect_binary  # noqa: E402
-from tests.wasm_modules import proxy_wat  # noqa: E402
+from generator.wasm.inspect import inspect_binary
+from tests.wasm_modules import proxy_wat
 
 
 def module_with(functions: int) -> bytes:
-    body = "(local $x i32) " + " ".join(
-        f"(local.set $x (i32.add (local.get $x) (i32.const {i})))" for i in range(40)
-    )
+    body = "(local $x i32) " + " ".join(f"(local.set $x (i32.add (local.get $x) (i32.const {i})))" for i in range(40))
     extra = [f"(func $f{i} (param i32) (result i32) {body} (local.get $x))" for i in range(functions)]
     return wasmtime.wat2wasm(proxy_wat(extra=extra))
 
@@ -43,8 +41,8 @@ def main() -> None:
     print(f"{'functions':>9} {'bytes':>9} {'inspect ms':>11} {'compile ms':>11} {'compile/inspect':>16}")
     for functions in (0, 100, 1000, 5000):
         data = bytes(module_with(functions))
-        inspect_s = median_seconds(lambda: inspect_binary(data, "bench.wasm"), 21)
-        compile_s = median_seconds(lambda: wasmtime.Module(engine, data), 5)
+        inspect_s = median_seconds(lambda data=data: inspect_binary(data, "bench.wasm"), 21)
+        compile_s = median_seconds(lambda data=data: wasmtime.Module(engine, data), 5)
         print(
             f"{functions:>9} {len(data):>9} {inspect_s * 1000:>11.3f} {compile_s * 1000:>11.1f} "
             f"{compile_s / inspect_s:>16.0f}x"
