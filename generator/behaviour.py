@@ -51,6 +51,7 @@ class Response:
 
 
 Progress = Callable[[CaseResult], None]
+CASE_SECONDS = 120.0  # one case may not hold a CI runner longer than this, whatever it declares
 
 
 def filter_entry(meta: FilterMeta, wasm_path: Path, sha256: str, plugin_config: Any, kind: str) -> dict[str, Any]:
@@ -101,6 +102,8 @@ def run_case(envoy: Envoy, case: Case, entry: dict[str, Any], workdir: Path) -> 
     check = validate_config(
         envoy, write_config(envoy_config.bootstrap(entry, upstream_port=1), workdir / "validate.yaml")
     )
+    if check.timed_out:
+        return CaseResult(case.name, False, [f"Envoy did not finish loading the filter: {check.log}"])
     if not case.loads:
         if check.ok:
             return CaseResult(case.name, False, ["expected Envoy to refuse this configuration, but it loaded"])
@@ -123,14 +126,21 @@ def run_case(envoy: Envoy, case: Case, entry: dict[str, Any], workdir: Path) -> 
 def _send_all(case: Case, running: RunningEnvoy, upstream: EchoUpstream) -> list[str]:
     failures: list[str] = []
     number = 0
+    deadline = time.monotonic() + CASE_SECONDS
     for request in case.requests:
         for _ in range(request.repeat):
             number += 1
+            if time.monotonic() > deadline:
+                failures.append(f"request {number}: the case ran longer than {CASE_SECONDS:g} s; stopped")
+                return failures
             before = len(upstream.seen)
             try:
                 response = send(running.listener_port, request)
             except TimeoutError:
                 failures.append(f"request {number}: no response within {request.timeout:g} s")
+                return failures
+            except (ValueError, UnicodeError) as err:
+                failures.append(f"request {number}: cannot be sent: {err}")
                 return failures
             except (OSError, http.client.HTTPException) as err:
                 failures.append(f"request {number}: no response ({type(err).__name__}: {err or 'connection closed'})")

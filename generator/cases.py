@@ -22,8 +22,14 @@ TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 def _check_header_names(value: dict[str, str]) -> dict[str, str]:
-    for name in value:
+    for name, header_value in value.items():
         _check_header_name(name)
+        if not all(32 <= ord(ch) < 127 or ch == "\t" for ch in header_value):
+            raise PydanticCustomError(
+                rules.InvalidValue.id,
+                "expected a header value of visible ASCII, got {value!r} (line breaks and non-ASCII cannot be sent)",
+                {"value": header_value[:80]},
+            )
     return value
 
 
@@ -67,7 +73,7 @@ class CaseRequest(_Strict):
     """One request of a case."""
 
     method: str = Field(default="GET", pattern=r"^[A-Z]{1,20}$")
-    path: str = Field(default="/", pattern=r"^/[^\s]*$", max_length=2048)
+    path: str = Field(default="/", pattern=r"^/[!-~]*$", max_length=2048, description="Visible ASCII, from '/'.")
     headers: Headers = Field(default_factory=dict)
     body: str = Field(default="", max_length=1024 * 1024)
     repeat: int = Field(default=1, ge=1, le=1000, description="Send this request this many times; each must match.")

@@ -345,7 +345,7 @@ def test_command(state: State, spec: str, record: bool, offline: bool) -> None:
             err.print(f"     {printable(failure)}")
         if not result.passed:
             for line in result.log:
-                err.print(f"     envoy: {line}", style="dim", highlight=False, markup=False)
+                err.print(f"     envoy: {printable(line)}", style="dim")
 
     with handled():
         report = prove.prove_filter(
@@ -358,12 +358,16 @@ def test_command(state: State, spec: str, record: bool, offline: bool) -> None:
         )
     else:
         problem = printable(f"{sandbox.phase}: {sandbox.problem}")
-        err.print(f"[yellow]sandbox:[/] {escape(problem)}", markup=True)
+        err.print(f"[bold red]sandbox:[/] {escape(problem)}", markup=True)
+        for level, message in sandbox.logs[-5:]:
+            err.print(f"     filter log (level {level}): {printable(message[:400])}", style="dim")
     _print_findings(report.findings)
     passed = sum(r.passed for r in report.results)
     err.print(
         f"{report.name} {report.version}: {passed} of {_count(len(report.results), 'case')} passed "
-        f"in Envoy {report.envoy.version}" + (" (recorded in proofs.yaml)" if record and report.passed else ""),
+        f"in Envoy {report.envoy.version}"
+        + ("" if sandbox.ok else ", sandbox check failed")
+        + (" (recorded in proofs.yaml)" if record and report.passed else ""),
         highlight=False,
     )
     if not report.passed:

@@ -41,8 +41,10 @@ class ProvingReport:
 
     @property
     def passed(self) -> bool:
-        return all(result.passed for result in self.results) and not any(
-            f.severity is Severity.ERROR for f in self.findings
+        return (
+            self.sandbox.ok
+            and all(result.passed for result in self.results)
+            and not any(f.severity is Severity.ERROR for f in self.findings)
         )
 
     def proof(self, today: datetime.date) -> VersionProof:
@@ -106,9 +108,8 @@ def report_findings(entry: FilterEntry, index: int, report: ProvingReport) -> li
             continue
         refused = result.failures == ["Envoy refused to load the filter"]
         rule = rules.EnvoyRefused if refused else rules.CaseFailed
-        detail = "; ".join(result.failures)
-        if result.log:
-            detail += "\n    " + "\n    ".join(result.log)
+        # One line, as every finding is; Envoy's own lines follow after " | ".
+        detail = " | ".join([*result.failures, *(f"envoy: {line}" for line in result.log)])
         message = f"case '{result.name}' in Envoy {report.envoy.version}: {detail}"
         if result.name in declared:
             findings.append(entry.cases_finding(rule, ("cases", declared[result.name]), message))

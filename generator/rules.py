@@ -482,12 +482,12 @@ class CaseFailed(Rule):
 class SandboxProblem(Rule):
     """The sandboxed pre-check (wasmtime, our own host calls) saw a trap, a loop or a leak.
 
-    The sandbox is faster and stricter than Envoy about fuel and memory; Envoy remains the
-    authority, so this is a warning unless the Envoy cases fail too.
+    It runs the filter's first configuration example through several identical requests with fuel,
+    memory and host-work limits. A filter that traps there, loops, or grows memory on every
+    request is not proven, even if a short Envoy run happens to pass.
     """
 
     id = "CAT303"
-    severity = Severity.WARNING
 
 
 def all_rules() -> list[type[Rule]]:

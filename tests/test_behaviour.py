@@ -7,6 +7,7 @@ refuses requests with a local 403, one that traps, and one that refuses its conf
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from generator.cases import Case, CaseRequest, CasesFile, Expect, Smoke
 from generator.envoy import config as envoy_config
 from generator.envoy.locate import Envoy
 from generator.envoy.process import EnvoyStartError, RunningEnvoy, run_envoy, validate_config, write_config
+from generator.envoy.upstream import echo_upstream
 from generator.model import FilterMeta
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT, filter_data
@@ -247,3 +249,36 @@ def test_a_request_the_filter_never_releases_times_out(envoy: Envoy, tmp_path: P
     results = run(envoy, tmp_path, stuck, cases)
     assert [r.failures for r in results] == [["request 1: no response within 0.5 s"]] * 2
     assert time.monotonic() - started < 8
+
+
+def test_head_requests_do_not_break_the_upstream_connection(envoy: Envoy, tmp_path: Path) -> None:
+    head = CaseRequest(method="HEAD", expect=Expect(status=200))
+    cases = CasesFile(cases=[Case(name="head then get", requests=[head, CaseRequest(), head, CaseRequest()])])
+    results = run(envoy, tmp_path, ADD_HEADER, cases, config=ADD_HEADER_CONFIG)
+    assert [(r.passed, r.failures) for r in results] == [(True, []), (True, [])]
+
+
+def test_the_echo_upstream_reads_chunked_bodies() -> None:
+    """Envoy sends a body chunked when a filter changed it; the echo must still report it."""
+    with echo_upstream() as upstream, socket.create_connection(("127.0.0.1", upstream.port), timeout=5) as conn:
+        conn.sendall(
+            b"POST /x HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n"
+        )
+        reply = b""
+        while b'"body"' not in reply:
+            reply += conn.recv(4096)
+    assert upstream.seen[0]["body"] == "wikipedia"
+
+
+def test_a_looping_filter_is_stopped_and_envoy_is_killed(envoy: Envoy, tmp_path: Path) -> None:
+    loop = proxy_module(
+        exports=[
+            '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)'
+            " (loop $l (br $l)) (i32.const 0))"
+        ]
+    )
+    cases = CasesFile(smoke=Smoke(timeout=0.5))
+    started = time.monotonic()
+    [smoke] = run(envoy, tmp_path, loop, cases)
+    assert smoke.failures == ["request 1: no response within 0.5 s"]
+    assert time.monotonic() - started < 6  # SIGTERM, then SIGKILL after 2 s: no 10 s wait

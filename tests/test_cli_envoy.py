@@ -120,6 +120,17 @@ def test_filter_test_failure_names_the_case_and_records_nothing(cli: Cli, shippe
     assert not (shipped.directory("add-header") / "proofs.yaml").exists()
 
 
+def test_cases_refuse_what_cannot_be_sent(cli: Cli, catalog: CatalogBuilder) -> None:
+    directory = catalog.add("a", config=CONFIG)
+    (directory / "cases.yaml").write_text(
+        'cases:\n- name: x\n  requests:\n  - path: "/\u00e9"\n    headers: {x-a: "a\\r\\nx: 1"}\n'
+    )
+    lines = cli("validate", "--metadata-only").stdout.splitlines()
+    assert len(lines) == 2
+    assert "cases[0].requests[0].path: expected text matching" in lines[0]
+    assert "cases[0].requests[0].headers: expected a header value of visible ASCII" in lines[1]
+
+
 def test_filter_test_usage_errors(cli: Cli, shipped: CatalogBuilder) -> None:
     assert "is not a semantic version" in cli("filter", "test", "add-header@v1").stderr
     missing = cli("filter", "test", "add-header@9.9.9")

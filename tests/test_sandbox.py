@@ -258,6 +258,7 @@ def test_every_host_function_envoy_offers_links(abi_version: str) -> None:
 
 
 def test_a_local_response_is_recorded_and_the_upstream_never_reached() -> None:
+    """As in Envoy, the local reply goes through the response path: its headers reach the filter."""
     headers = struct.pack("<III", 1, 8, 6) + b"x-reason\0policy\0"
     wasm = proxy_module(
         imports=(LOCAL_RESPONSE,),
@@ -265,8 +266,8 @@ def test_a_local_response_is_recorded_and_the_upstream_never_reached() -> None:
             '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)'
             " (drop (call $respond (i32.const 403) (i32.const 0) (i32.const 0) (i32.const 100) (i32.const 6)"
             f" (i32.const 200) (i32.const {len(headers)}) (i32.const -1))) (i32.const 1))",
-            # Would trap if the sandbox went on to an upstream response.
-            '(func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) unreachable)',
+            '(func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (i32.const 0))',
+            # Would trap if the sandbox went on to an upstream response with a body.
             '(func (export "proxy_on_response_body") (param i32 i32 i32) (result i32) unreachable)',
         ),
         extra=('(data (i32.const 100) "denied")', f'(data (i32.const 200) "{wat_bytes(headers)}")'),
@@ -277,7 +278,54 @@ def test_a_local_response_is_recorded_and_the_upstream_never_reached() -> None:
         assert outcome.local_response == (403, (("x-reason", "policy"),), b"denied")
         assert outcome.request_headers == ()
         assert outcome.response_headers[:2] == ((":status", "403"), ("x-reason", "policy"))
-        assert outcome.callback_results == (("proxy_on_request_headers", 1),)
+        assert outcome.callback_results == (("proxy_on_request_headers", 1), ("proxy_on_response_headers", 0))
+
+
+def test_a_trap_on_the_local_reply_is_caught() -> None:
+    wasm = proxy_module(
+        imports=(LOCAL_RESPONSE,),
+        exports=(
+            '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)'
+            " (drop (call $respond (i32.const 403) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)"
+            " (i32.const 0) (i32.const 0) (i32.const -1))) (i32.const 1))",
+            '(func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) unreachable)',
+        ),
+    )
+    report = run_sandbox(wasm, b"")
+    assert not report.ok
+    assert report.phase == "request 1: proxy_on_response_headers"
+
+
+def test_host_work_is_bounded_in_bytes_and_time() -> None:
+    log_big = proxy_module(
+        imports=('(import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))',),
+        exports=(
+            '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)'
+            " (local $i i32) (loop $l (drop (call $log (i32.const 2) (i32.const 0) (i32.const 60000)))"
+            " (local.set $i (i32.add (local.get $i) (i32.const 1)))"
+            " (br_if $l (i32.lt_u (local.get $i) (i32.const 2000))))"
+            " (i32.const 0))",
+        ),
+    )
+    started = time.monotonic()
+    report = run_sandbox(log_big, b"")
+    assert report.ok, report.problem  # each 60000-byte message is read only up to the 4 KiB kept
+    assert time.monotonic() - started < 5
+    assert all(text.endswith("... (60000 bytes)") for _, text in report.logs[:3])
+    headers_big = filter_module(
+        "(local $i i32) (loop $l"
+        " (drop (call $add (i32.const 0) (i32.const 0) (i32.const 4) (i32.const 0) (i32.const 60000)))"
+        " (local.set $i (i32.add (local.get $i) (i32.const 1))) (br_if $l (i32.lt_u (local.get $i) (i32.const 5000))))",
+        imports=(ADD_VALUE,),
+    )
+    problem = expect_problem(
+        run_sandbox(headers_big, b"", limits=SandboxLimits(host_bytes=10_000_000)),
+        "request 1: proxy_on_request_headers",
+    )
+    assert "host calls read more than 10000000 bytes of its memory" in problem
+    slow = run_sandbox(headers_big, b"", limits=SandboxLimits(seconds=0.0))
+    assert not slow.ok
+    assert "the run took longer than 0 s" in (slow.problem or "")
 
 
 def test_a_filter_copies_one_request_header_into_another() -> None:

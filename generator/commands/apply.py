@@ -13,9 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from generator.binaries import BinaryOptions, obtain
-from generator.commands.common import CommandError, FindingsError, UsageError, load_one, require_loaded
+from generator.commands.common import (
+    CommandError,
+    FindingsError,
+    UsageError,
+    load_one,
+    pick_version,
+    require_loaded,
+    split_spec,
+)
 from generator.commands.config import ConfigRequest, checked_plugin_config, release_url
-from generator.commands.prove import pick_version, split_spec
 from generator.envoy import config as envoy_config
 from generator.envoy.configedit import ConfigEditError, EditResult, apply_filter, remove_filter
 from generator.envoy.locate import EnvoyMissing, find_envoy
@@ -55,6 +62,11 @@ def apply(root: Path, store: BinaryStore, request: ApplyRequest, options: Binary
         path = Path(request.wasm_path)
         if not path.is_absolute():
             raise UsageError(f"--wasm-path: expected an absolute path, got '{request.wasm_path}'")
+        if not path.is_file():
+            raise UsageError(
+                f"--wasm-path: Envoy validates the edited file on this machine, so '{path}' must exist here; "
+                "copy the binary there first, or leave out --wasm-path to use the local store's copy"
+            )
         code = envoy_config.WasmCode(sha256=version.sha256, local_path=str(path))
     else:
         data, findings = obtain(entry, index, version, store, options, is_newest=index == len(entry.meta.versions) - 1)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import semver
+
 from generator.checks import check_metadata
 from generator.files import MIB, read_user_file
 from generator.findings import Finding, Severity
 from generator.loader import Catalog, FilterEntry, load_catalog, load_filter
+from generator.model import Version
 from generator.rules import MissingSource
 
 
@@ -86,3 +89,24 @@ def parse_config(value: str) -> object:
 
 def _refuse_constant(name: str) -> object:
     raise ValueError(f"{name} (not part of JSON)")
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """`name@1.2.0` -> ("name", "1.2.0"); `name` -> ("name", None)."""
+    name, _, version = spec.partition("@")
+    if "@" in spec and not semver.Version.is_valid(version):
+        raise UsageError(f"NAME[@VERSION]: '{version}' is not a semantic version (expected e.g. 1.2.0)")
+    return name, version or None
+
+
+def pick_version(entry: FilterEntry, version: str | None) -> tuple[int, Version]:
+    """The requested version, or the latest one that is not yanked."""
+    assert entry.meta is not None
+    if version is None:
+        latest = entry.meta.latest
+        return entry.meta.versions.index(latest), latest
+    for index, candidate in enumerate(entry.meta.versions):
+        if candidate.version == version:
+            return index, candidate
+    known = ", ".join(v.version for v in entry.meta.versions)
+    raise UsageError(f"filter '{entry.name}' has no version {version} (it has: {known})")

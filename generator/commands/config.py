@@ -13,8 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
-from generator.commands.common import CommandError, UsageError, load_one, require_loaded
-from generator.commands.prove import pick_version, split_spec
+from generator.commands.common import CommandError, UsageError, load_one, pick_version, require_loaded, split_spec
 from generator.configschema import UnusableSchema, value_problems
 from generator.envoy import config as envoy_config
 from generator.loader import FilterEntry, load_settings

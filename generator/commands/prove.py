@@ -10,38 +10,13 @@ import datetime
 from collections.abc import Callable
 from pathlib import Path
 
-import semver
-
 from generator.behaviour import CaseResult
 from generator.binaries import BinaryOptions
-from generator.commands.common import CommandError, UsageError, load_one, require_loaded
+from generator.commands.common import CommandError, load_one, pick_version, require_loaded, split_spec
 from generator.envoy.locate import EnvoyMissing, find_envoy
 from generator.findings import Severity
-from generator.loader import FilterEntry
-from generator.model import Version
 from generator.proving import ProvingReport, prove_version, record_proof
 from generator.store import BinaryStore
-
-
-def split_spec(spec: str) -> tuple[str, str | None]:
-    """`name@1.2.0` -> ("name", "1.2.0"); `name` -> ("name", None)."""
-    name, _, version = spec.partition("@")
-    if "@" in spec and not semver.Version.is_valid(version):
-        raise UsageError(f"NAME[@VERSION]: '{version}' is not a semantic version (expected e.g. 1.2.0)")
-    return name, version or None
-
-
-def pick_version(entry: FilterEntry, version: str | None) -> tuple[int, Version]:
-    """The requested version, or the latest one that is not yanked."""
-    assert entry.meta is not None
-    if version is None:
-        latest = entry.meta.latest
-        return entry.meta.versions.index(latest), latest
-    for index, candidate in enumerate(entry.meta.versions):
-        if candidate.version == version:
-            return index, candidate
-    known = ", ".join(v.version for v in entry.meta.versions)
-    raise UsageError(f"filter '{entry.name}' has no version {version} (it has: {known})")
 
 
 def prove_filter(

@@ -106,7 +106,7 @@ def _prove_newest(
     binaries: BinaryOptions,
     progress: Progress | None,
 ) -> None:
-    """Run the sandbox and the behaviour cases of the newest version of each filter."""
+    """Run the sandbox and the behaviour cases of the recommended version of each filter."""
     try:
         envoy = find_envoy()
     except EnvoyMissing as err:
@@ -116,7 +116,7 @@ def _prove_newest(
         assert entry.meta is not None
         if progress is not None:
             progress(f"{entry.name}: behaviour cases in Envoy {envoy.version}")
-        index = len(entry.meta.versions) - 1
+        index = entry.meta.versions.index(entry.meta.latest)  # the newest version that is not yanked
         run, _ = prove_version(entry, index, store, binaries, envoy)  # binary findings were reported above
         if run is not None:
             report.findings.extend(report_findings(entry, index, run))

@@ -141,8 +141,6 @@ def bootstrap(
     filter_entry: dict[str, Any] | None,
     *,
     upstream_port: int,
-    listener_port: int = 0,
-    admin_port: int = 0,
 ) -> dict[str, Any]:
     """A complete Envoy bootstrap on 127.0.0.1: one listener, the filter, and an upstream cluster.
 
@@ -154,12 +152,12 @@ def bootstrap(
     if filter_entry is not None:
         (network_filters if filter_entry["name"] == NETWORK_WASM else http_filters).append(filter_entry)
     return {
-        "admin": {"address": _address(admin_port)},
+        "admin": {"address": _address(0)},
         "static_resources": {
             "listeners": [
                 {
                     "name": "catalog_test",
-                    "address": _address(listener_port),
+                    "address": _address(0),
                     "filter_chains": [{"filters": [*network_filters, connection_manager(http_filters, "upstream")]}],
                 }
             ],

@@ -4,7 +4,7 @@
 and configure callbacks without opening a socket (about 0.1 s). `run_envoy` starts a real Envoy on
 127.0.0.1 with ports the kernel picks, waits until the admin endpoint says it is live, finds the
 listener's port, and always stops the process: on success, on a failed case, on Ctrl-C, and (via
-the parent-death signal) even if this Python process is killed.
+the parent-death signal, SIGKILL) even if this Python process is killed.
 """
 
 from __future__ import annotations
@@ -44,15 +44,20 @@ class EnvoyStartError(Exception):
 class ValidateResult:
     ok: bool
     log: str
+    timed_out: bool = False
 
     def problems(self) -> list[str]:
         return relevant_lines(self.log)
 
 
-def relevant_lines(log: str, limit: int = 20) -> list[str]:
-    """The log lines that explain a failure: errors, critical lines and wasm messages."""
+def relevant_lines(log: str, limit: int = 20, width: int = 400) -> list[str]:
+    """The log lines that explain a failure: errors, critical lines and wasm messages.
+
+    At most `limit` lines of at most `width` characters: a filter decides what it logs, and its
+    messages end up in terminals and pull-request comments.
+    """
     keep = [line for line in log.splitlines() if "[error]" in line or "[critical]" in line or "[wasm]" in line]
-    return keep[-limit:]
+    return [line if len(line) <= width else line[: width - 3] + "..." for line in keep[-limit:]]
 
 
 def write_config(config: dict[str, Any], path: Path) -> Path:
@@ -60,7 +65,7 @@ def write_config(config: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def validate_config(envoy: Envoy, config_path: Path, *, timeout: float = 60) -> ValidateResult:
+def validate_config(envoy: Envoy, config_path: Path, *, timeout: float = 30) -> ValidateResult:
     """Run `envoy --mode validate -c config_path`; ok when Envoy accepts it (and loads its wasm)."""
     try:
         done = subprocess.run(
@@ -72,7 +77,7 @@ def validate_config(envoy: Envoy, config_path: Path, *, timeout: float = 60) -> 
             preexec_fn=_die_with_parent,
         )
     except subprocess.TimeoutExpired:
-        return ValidateResult(False, f"envoy --mode validate did not finish within {timeout:g} s")
+        return ValidateResult(False, f"envoy --mode validate did not finish within {timeout:g} s", timed_out=True)
     return ValidateResult(done.returncode == 0, done.stdout + done.stderr)
 
 
@@ -90,9 +95,6 @@ class RunningEnvoy:
             return self.log_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return ""
-
-    def admin(self, path: str) -> tuple[int, str]:
-        return _get("127.0.0.1", self.admin_port, path)
 
 
 @contextlib.contextmanager
@@ -129,7 +131,8 @@ def run_envoy(
 def _die_with_parent() -> None:
     """In the child: ask Linux to send SIGTERM when the parent dies, so no Envoy is left behind."""
     if _prctl is not None:
-        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM))
+        # SIGKILL, not SIGTERM: a worker stuck in a looping filter never finishes a graceful exit.
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def _wait_for_admin(process: subprocess.Popen[bytes], admin_file: Path, log_path: Path, timeout: float) -> int:
@@ -181,7 +184,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=2)  # a healthy Envoy exits in milliseconds; a stuck one gets SIGKILL
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

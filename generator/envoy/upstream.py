@@ -26,8 +26,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
 
     def _echo(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
         record: dict[str, object] = {
             "method": self.command,
             "path": self.path,
@@ -40,7 +39,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":  # a HEAD response has headers only, or the connection breaks
+            self.wfile.write(payload)
+
+    def _body(self) -> bytes:
+        """The request body, whether sized by content-length or sent chunked (a filter that
+        changes the body makes Envoy send it chunked)."""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            chunks: list[bytes] = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if length else b""
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _echo
 

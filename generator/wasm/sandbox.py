@@ -25,6 +25,7 @@ import hashlib
 import itertools
 import re
 import struct
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,11 @@ class SandboxLimits:
     # Host calls within one callback. Fuel does not count time spent in the host, so a module
     # that calls the host in a loop is stopped here instead.
     host_calls_per_callback: int = 10_000
+    # Wall-clock time for the whole run: fuel does not count time spent in host calls.
+    seconds: float = 10.0
+    # Bytes the host may read out of the module's memory in the whole run (headers, logs, bodies):
+    # a module must not make the host copy gigabytes.
+    host_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -201,11 +207,12 @@ class _ProcExit(Exception):
 
 
 class _TooManyHostCalls(Exception):
-    """One callback made more host calls than `SandboxLimits.host_calls_per_callback`."""
+    """A host-side limit was reached: host calls per callback, the run's time, or its host bytes."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, reason: str | None = None) -> None:
         super().__init__(name)
         self.name = name
+        self.reason = reason
 
 
 def _check(wasm: bytes) -> str:
@@ -302,6 +309,10 @@ class _Guest:
     def read(self, ptr: int, size: int) -> bytes | None:
         if self.memory is None or not self.valid(ptr, size):
             return None
+        self.host.host_bytes += size
+        if self.host.host_bytes > self.host.limits.host_bytes:
+            limit = self.host.limits.host_bytes
+            raise _TooManyHostCalls(self.host.last_host_call, f"host calls read more than {limit} bytes of its memory")
         return bytes(self.memory.read(self.caller, ptr, ptr + size)) if size else b""
 
     def write(self, ptr: int, data: bytes) -> bool:
@@ -378,6 +389,9 @@ def _request_headers(request: SandboxRequest) -> _Pairs:
         pairs.append((b"content-length", str(len(request.body)).encode()))
     if not any(k == b"x-forwarded-proto" for k, _ in pairs):
         pairs.append((b"x-forwarded-proto", pairs[3][1]))
+    # Envoy's connection manager adds a request id before any filter runs; filters rely on it.
+    if not any(k == b"x-request-id" for k, _ in pairs):
+        pairs.append((b"x-request-id", b"00000000-0000-4000-8000-000000000000"))
     return pairs
 
 
@@ -410,6 +424,8 @@ class _Host:
         self.dropped_logs = 0
         self.callback_logs = 0  # index into logs where the current callback's messages start
         self.host_calls = 0
+        self.host_bytes = 0
+        self.deadline = time.monotonic() + limits.seconds
         self.last_host_call = ""
         self.notes: list[str] = []  # facts about the current callback worth adding to a problem
         self.random_counter = 0
@@ -449,6 +465,8 @@ class _Host:
             self.last_host_call = name
             if self.host_calls > self.limits.host_calls_per_callback:
                 raise _TooManyHostCalls(name)
+            if time.monotonic() > self.deadline:
+                raise _TooManyHostCalls(name, f"the run took longer than {self.limits.seconds:g} s")
             values = [a & _MASK32 if u else a for a, u in zip(args, unsigned, strict=True)]
             return impl(_Guest(self, caller), *values)
 
@@ -465,13 +483,14 @@ class _Host:
         # No descriptor but stdin, stdout and stderr exists; no directory is pre-opened.
         return lambda guest, *args: WASI_EBADF if takes_fd and (not args or args[0] > 2) else WASI_ENOSYS
 
-    def _log(self, level: int, message: bytes) -> None:
+    def _log(self, level: int, message: bytes, total: int | None = None) -> None:
         if len(self.logs) >= MAX_LOG_ENTRIES:
             self.dropped_logs += 1
             return
+        total = len(message) if total is None else total
         text = message[:MAX_LOG_MESSAGE_BYTES].decode("utf-8", "replace")
-        if len(message) > MAX_LOG_MESSAGE_BYTES:
-            text += f"... ({len(message)} bytes)"
+        if total > MAX_LOG_MESSAGE_BYTES:
+            text += f"... ({total} bytes)"
         self.logs.append((level, text))
 
     def _env_functions(self) -> dict[str, _HostFunction]:
@@ -546,10 +565,11 @@ class _Host:
     def log(self, guest: _Guest, level: int, ptr: int, size: int) -> int:
         if level > MAX_LOG_LEVEL:
             return BAD_ARGUMENT
-        message = guest.read(ptr, size)
-        if message is None:
+        if not guest.valid(ptr, size):
             return INVALID_MEMORY_ACCESS
-        self._log(level, message)
+        # Read no more than is kept: a module must not make the host copy a huge message.
+        message = guest.read(ptr, min(size, MAX_LOG_MESSAGE_BYTES)) or b""
+        self._log(level, message, size)
         return OK
 
     def get_log_level(self, guest: _Guest, level_ptr: int) -> int:
@@ -1148,6 +1168,8 @@ class _Run:
         except _ProcExit as stop:
             raise _Failure(f"the module's start section called proc_exit({stop.code})", "instantiate") from None
         except _TooManyHostCalls as stop:
+            if stop.reason is not None:
+                raise _Failure(f"the module's start section: {stop.reason}", "instantiate") from None
             problem = f"the module's start section made more than {self.limits.host_calls_per_callback} host calls"
             raise _Failure(f"{problem} (the last to {stop.name}): it loops", "instantiate") from None
         finally:
@@ -1212,7 +1234,12 @@ class _Run:
             client = self._direction(call, stream, "response", UPSTREAM_RESPONSE_BODY)
         local = stream.local_response
         if local is not None:
+            # Envoy runs a local reply through the response path too: the filter sees its headers.
             client = _local_response_headers(*local)
+            stream.maps[RESPONSE_HEADERS] = list(client)
+            stream.local_response = None
+            self._direction(call, stream, "response", b"")
+            stream.local_response = local
         for name in ("proxy_on_log", "proxy_on_done", "proxy_on_delete"):
             call(name, context_id)
         self.host.stream = None
@@ -1277,6 +1304,8 @@ class _Run:
         except _ProcExit as stop:
             raise _Failure(f"{name} called proc_exit({stop.code}){where}: the module exited", phase) from None
         except _TooManyHostCalls as stop:
+            if stop.reason is not None:
+                raise _Failure(f"{name}{where}: {stop.reason} (the last host call: {stop.name})", phase) from None
             problem = (
                 f"{name} made more than {self.limits.host_calls_per_callback} host calls{where} "
                 f"(the last to {stop.name}): it loops"
