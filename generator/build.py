@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from generator.model import BuildRecipe
-from generator.recipes import BuildContext, BuildError, ToolchainMissing, clang, wat
+from generator.recipes import BuildContext, BuildError, ToolchainMissing, assemblyscript, clang, wat
 
 __all__ = ["RECIPES", "BuildError", "ToolchainMissing", "build"]
 
@@ -24,6 +24,7 @@ SDK_DIR = Path("catalog") / "sdk"
 RECIPES: dict[str, Callable[[BuildContext], bytes]] = {
     "wat": wat.build,
     "clang": clang.build,
+    "assemblyscript": assemblyscript.build,
 }
 
 

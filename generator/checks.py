@@ -98,7 +98,7 @@ def versions_ordered(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
 
 
 # Recipes whose path is a project directory, and the files that directory must hold.
-PROJECT_FILES = {"assemblyscript": ("package.json", "package-lock.json")}
+PROJECT_FILES = {"assemblyscript": ("package.json", "package-lock.json", "assembly/index.ts")}
 
 
 def build_sources_exist(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:

@@ -79,7 +79,9 @@ def prove_version(
         return None, findings
     findings += check_version_binary(entry, index, version, data)
     default = meta.config.examples[0].value
-    sandbox = run_sandbox(data, plugin_config_text(default).encode("utf-8"))
+    sandbox = run_sandbox(
+        data, plugin_config_text(default).encode("utf-8"), plugin_name=meta.name, root_id=meta.envoy.root_id or ""
+    )
     with tempfile.TemporaryDirectory(prefix=f"catalog-test-{entry.name}-") as tmp:
         wasm_path = Path(tmp) / f"{entry.name}-{version.version}.wasm"
         wasm_path.write_bytes(data)

@@ -172,13 +172,21 @@ def run_sandbox(
     request: SandboxRequest = SandboxRequest(),
     limits: SandboxLimits = SandboxLimits(),
     vm_config: bytes = b"",
+    *,
+    plugin_name: str = PLUGIN_NAME,
+    root_id: str = "",
 ) -> SandboxReport:
     """Run `wasm` as Envoy would (start, configure, `limits.requests` requests) in a sandbox.
+
+    `plugin_name` and `root_id` are what Envoy's configuration would give the plugin (its `name` and
+    `root_id`; the VM id is the name, as the catalog's Envoy configuration sets it): SDK filters
+    look their root context up by `root_id`.
 
     Never raises for a bad module: every failure is a report with `ok=False` and a message that names
     the callback and the request number.
     """
     run = _Run(limits, plugin_config, vm_config)
+    run.host.plugin_name, run.host.root_id = plugin_name, root_id
     try:
         run.start(wasm, _check(wasm))
         for number in range(1, limits.requests + 1):
@@ -423,6 +431,8 @@ class _Host:
         self.logs: list[tuple[int, str]] = []
         self.dropped_logs = 0
         self.callback_logs = 0  # index into logs where the current callback's messages start
+        self.plugin_name = PLUGIN_NAME
+        self.root_id = ""
         self.host_calls = 0
         self.host_bytes = 0
         self.deadline = time.monotonic() + limits.seconds
@@ -604,9 +614,9 @@ class _Host:
             return self.stream.properties[path]
         parts = path.removesuffix(b"\0").split(b"\0")
         top = {
-            b"plugin_name": PLUGIN_NAME.encode(),
-            b"plugin_root_id": b"",
-            b"plugin_vm_id": b"",
+            b"plugin_name": self.plugin_name.encode(),
+            b"plugin_root_id": self.root_id.encode(),
+            b"plugin_vm_id": self.plugin_name.encode(),
         }
         if len(parts) == 1 and parts[0] in top:
             return top[parts[0]]
