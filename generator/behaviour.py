@@ -157,7 +157,9 @@ def send(port: int, request: CaseRequest) -> Response:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=request.timeout)
     try:
         body = request.body.encode("utf-8")
-        connection.putrequest(request.method, request.path, skip_accept_encoding=True)
+        # A case that sets its own Host must not get a second one from http.client.
+        own_host = any(name.lower() == "host" for name in request.headers)
+        connection.putrequest(request.method, request.path, skip_host=own_host, skip_accept_encoding=True)
         for name, value in request.headers.items():
             connection.putheader(name, value)
         if body or request.method in ("POST", "PUT", "PATCH"):
@@ -186,6 +188,10 @@ def judge(expect: Expect, response: Response, reached: list[dict[str, object]]) 
     elif reached:
         problems += _compare_headers(
             "upstream header", expect.upstream_headers, [], expect.upstream_headers_absent, upstream_headers
+        )
+    if expect.upstream_path is not None and reached and reached[-1].get("path") != expect.upstream_path:
+        problems.append(
+            f"expected the upstream to receive path {expect.upstream_path!r}, got {reached[-1].get('path')!r}"
         )
     if expect.body_contains is not None and expect.body_contains.encode() not in response.body:
         problems.append(f"expected the body to contain {expect.body_contains!r}, got {response.body[:200]!r}")

@@ -62,6 +62,7 @@ class Expect(_Strict):
     upstream_headers_absent: list[HeaderName] = Field(
         default_factory=list, description="Headers the upstream must not have received."
     )
+    upstream_path: str | None = Field(default=None, description="The path (and query) the upstream must receive.")
     body_contains: str | None = Field(default=None, description="Text the response body must contain.")
     local_reply: bool | None = Field(
         default=None,

@@ -282,3 +282,23 @@ def test_a_looping_filter_is_stopped_and_envoy_is_killed(envoy: Envoy, tmp_path:
     [smoke] = run(envoy, tmp_path, loop, cases)
     assert smoke.failures == ["request 1: no response within 0.5 s"]
     assert time.monotonic() - started < 6  # SIGTERM, then SIGKILL after 2 s: no 10 s wait
+
+
+def test_own_host_header_and_upstream_path(envoy: Envoy, tmp_path: Path) -> None:
+    cases = CasesFile(
+        cases=[
+            Case(
+                name="host",
+                requests=[
+                    CaseRequest(
+                        path="/a/b?c=1",
+                        headers={"host": "acme.images.example"},
+                        expect=Expect(upstream_headers={"host": "acme.images.example"}, upstream_path="/a/b?c=1"),
+                    ),
+                    CaseRequest(path="/x", expect=Expect(upstream_path="/y")),
+                ],
+            )
+        ]
+    )
+    results = run(envoy, tmp_path, ADD_HEADER, cases, config=ADD_HEADER_CONFIG)
+    assert results[1].failures == ["request 2: expected the upstream to receive path '/y', got '/x'"]
