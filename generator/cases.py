@@ -54,10 +54,18 @@ class Expect(_Strict):
     headers: Headers = Field(
         default_factory=dict, description="Response headers that must have these values (any one of a repeated header)."
     )
+    headers_exactly: dict[HeaderName, list[str]] = Field(
+        default_factory=dict, description="Response headers that must have exactly these values, in order."
+    )
     headers_present: list[HeaderName] = Field(default_factory=list, description="Response headers that must exist.")
     headers_absent: list[HeaderName] = Field(default_factory=list, description="Response headers that must not exist.")
     upstream_headers: Headers = Field(
         default_factory=dict, description="Headers the upstream must have received with these values (any one)."
+    )
+    upstream_headers_exactly: dict[HeaderName, list[str]] = Field(
+        default_factory=dict,
+        description="Headers the upstream must have received with exactly these values, in order "
+        "(shows that a client's value was replaced, not added to).",
     )
     upstream_headers_absent: list[HeaderName] = Field(
         default_factory=list, description="Headers the upstream must not have received."

@@ -302,3 +302,15 @@ def test_own_host_header_and_upstream_path(envoy: Envoy, tmp_path: Path) -> None
     )
     results = run(envoy, tmp_path, ADD_HEADER, cases, config=ADD_HEADER_CONFIG)
     assert results[1].failures == ["request 2: expected the upstream to receive path '/y', got '/x'"]
+
+
+def test_exact_header_values_catch_an_added_instead_of_replaced_header() -> None:
+    response = Response(200, [("x-tenant", "acme"), ("x-tenant", "globex")], b"")
+    reached: list[dict[str, object]] = [{"headers": [["x-tenant", "evil"], ["x-tenant", "acme"]]}]
+    loose = Expect(headers={"x-tenant": "acme"}, upstream_headers={"x-tenant": "acme"})
+    assert judge(loose, response, reached) == []
+    exact = Expect(headers_exactly={"x-tenant": ["acme"]}, upstream_headers_exactly={"X-Tenant": ["acme"]})
+    assert judge(exact, response, reached) == [
+        'expected response header x-tenant to be exactly ["acme"], got ["acme", "globex"]',
+        'expected upstream header X-Tenant to be exactly ["acme"], got ["evil", "acme"]',
+    ]
