@@ -182,13 +182,16 @@ def judge(expect: Expect, response: Response, reached: list[dict[str, object]]) 
     problems += _compare_headers(
         "response header", expect.headers, expect.headers_present, expect.headers_absent, headers
     )
+    problems += _compare_exactly("response header", expect.headers_exactly, headers)
     upstream_headers = _multi(_upstream_headers(reached))
-    if (expect.upstream_headers or expect.upstream_headers_absent) and not reached:
+    wants_upstream = expect.upstream_headers or expect.upstream_headers_absent or expect.upstream_headers_exactly
+    if wants_upstream and not reached:
         problems.append("expected the request to reach the upstream, but the filter answered it")
     elif reached:
         problems += _compare_headers(
             "upstream header", expect.upstream_headers, [], expect.upstream_headers_absent, upstream_headers
         )
+        problems += _compare_exactly("upstream header", expect.upstream_headers_exactly, upstream_headers)
     if expect.upstream_path is not None and reached and reached[-1].get("path") != expect.upstream_path:
         problems.append(
             f"expected the upstream to receive path {expect.upstream_path!r}, got {reached[-1].get('path')!r}"
@@ -214,6 +217,14 @@ def _upstream_headers(reached: list[dict[str, object]]) -> list[tuple[str, str]]
         return []
     raw = reached[-1].get("headers", [])
     return [(str(k), str(v)) for k, v in raw] if isinstance(raw, list) else []
+
+
+def _compare_exactly(label: str, exactly: dict[str, list[str]], actual: dict[str, list[str]]) -> list[str]:
+    return [
+        f"expected {label} {name} to be exactly {json.dumps(values)}, got {json.dumps(actual.get(name.lower(), []))}"
+        for name, values in exactly.items()
+        if actual.get(name.lower(), []) != values
+    ]
 
 
 def _compare_headers(
