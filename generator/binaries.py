@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from generator import rules
-from generator.build import BuildError, build
+from generator.build import NETWORK_RECIPES, BuildError, build
 from generator.fetch import FetchError, FetchPolicy, download
 from generator.findings import Finding
 from generator.loader import FilterEntry
@@ -25,6 +25,7 @@ class BinaryOptions:
     """Where binaries may come from during a check."""
 
     offline: bool = False
+    rebuild: bool = False  # build the newest version from its recipe even if the store has it
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
 
 
@@ -53,10 +54,11 @@ def obtain(
 ) -> tuple[bytes | None, list[Finding]]:
     """The version's bytes, from the store or its source; findings when they cannot be had."""
     where = ("versions", index)
-    cached = store.get(version.sha256)
+    source = version.source
+    rebuild = options.rebuild and is_newest and source is not None and source.build is not None
+    cached = None if rebuild else store.get(version.sha256)
     if cached is not None:
         return cached, []
-    source = version.source
     if source is None:
         return None, [
             entry.field_finding(
@@ -73,6 +75,9 @@ def obtain(
                     "the sources here build the newest version only",
                 )
             ]
+        if options.offline and source.build.recipe in NETWORK_RECIPES:
+            message = f"not built: the {source.build.recipe} recipe downloads packages and --offline was given"
+            return None, [entry.field_finding(rules.BinaryUnavailable, (*where, "source", "build"), message)]
         try:
             data = build(entry.directory, entry.display, source.build)
         except BuildError as err:

@@ -17,9 +17,12 @@ from pathlib import Path, PurePosixPath
 from generator.model import BuildRecipe
 from generator.recipes import BuildContext, BuildError, ToolchainMissing, assemblyscript, clang, wat
 
-__all__ = ["RECIPES", "BuildError", "ToolchainMissing", "build"]
+__all__ = ["NETWORK_RECIPES", "RECIPES", "BuildError", "ToolchainMissing", "build"]
 
 SDK_DIR = Path("catalog") / "sdk"
+
+# Recipes that download their toolchain's packages (from a registry, pinned by a lockfile).
+NETWORK_RECIPES = frozenset({"assemblyscript"})
 
 RECIPES: dict[str, Callable[[BuildContext], bytes]] = {
     "wat": wat.build,

@@ -558,6 +558,7 @@ def inspect_command(file: Path, output: str) -> None:
     "--offline", is_flag=True, help="Do not download binaries; check only those in the local store or built here."
 )
 @click.option("--metadata-only", is_flag=True, help="Skip the binaries: files, YAML and metadata rules only.")
+@click.option("--rebuild", is_flag=True, help="Build each newest version from its recipe even if the store has it.")
 @click.option("--deep", is_flag=True, help="Also run each filter's sandbox check and behaviour cases in a real Envoy.")
 @click.option(
     "--format",
@@ -574,13 +575,14 @@ def validate_command(
     changed_since: str | None,
     offline: bool,
     metadata_only: bool,
+    rebuild: bool,
     deep: bool,
     fmt: str,
 ) -> None:
     """Check the catalog, or the filters given as names or paths; exit 1 on any error."""
     if deep and metadata_only:
         fail(UsageError("--deep needs the binaries; it cannot be combined with --metadata-only"))
-    binaries = None if metadata_only else BinaryOptions(offline=offline)
+    binaries = None if metadata_only else BinaryOptions(offline=offline, rebuild=rebuild)
 
     def progress(what: str) -> None:
         # Deep runs take seconds per filter: say what is running even in a CI log.

@@ -139,3 +139,18 @@ def test_shipped_sdk_exists_for_c_filters() -> None:
     ]
     if c_filters:
         assert (REPO_ROOT / "catalog" / "sdk" / "c" / "proxy_wasm.h").is_file()
+
+
+@pytest.mark.skipif(not has_clang, reason="clang-14 and lld-14 are not installed")
+@pytest.mark.parametrize("include", ['"{secret}"', '"../../../../../../..{secret}"', "<{secret}>"])
+def test_includes_from_outside_the_filter_are_refused_before_compiling(
+    catalog: CatalogBuilder, tmp_path: Path, include: str
+) -> None:
+    secret = tmp_path / "credentials"
+    secret.write_text("https://x-access-token:ghs_FAKESECRET@example.org\n")
+    source = f"#include {include.format(secret=secret)}\n" + C_FILTER
+    directory = add_built(catalog, "c", "clang", "src/f.c", source, b"\0asm\1\0\0\0")
+    with pytest.raises(BuildError) as caught:
+        build(directory, "catalog/filters/c", BuildRecipe(recipe="clang", path="src/f.c"))
+    assert "FAKESECRET" not in str(caught.value)
+    assert "expected includes from the filter's directory, catalog/sdk/c or clang's own headers" in str(caught.value)

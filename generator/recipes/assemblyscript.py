@@ -42,6 +42,29 @@ COMPILER_PACKAGE = "assemblyscript"
 COMPILER_VERSIONS = re.compile(r"0\.1[45]\.\d+")
 REGISTRY = "https://registry.npmjs.org/"
 
+# Every package the recipe will install and run, with the sha512 npm verifies it against. The
+# integrity values in a pull request's lockfile are the pull request's own, so they prove nothing:
+# the compiler that runs in CI must be one the catalog reviewed. A new SDK or compiler version is
+# added here, in a change to the generator.
+TRUSTED_PACKAGES: dict[tuple[str, str], str] = {
+    (
+        SDK_PACKAGE,
+        "0.1.8",
+    ): "sha512-aC6D/tmyRYttp1gOtZbIHT+2AlZssW3Q4Mzy4kih2t1B+1zSsgaCkw/qau/5f+GZC3Q4L8A2Zg19+Wz6E8oehg==",
+    (
+        COMPILER_PACKAGE,
+        "0.14.13",
+    ): "sha512-hV/2Zolfkzn55LrKymdsHLftkf8TXGf/ZDUooN10L9r1Zgf6yOIyIf/bgGq3A2l5lmUt669gk/Uwx2G0KCbCug==",
+    (
+        "binaryen",
+        "97.0.0-nightly.20200929",
+    ): "sha512-HQ7VTISqwfVOylWJAE2jIyhuO5zrxTD2Vvc0cwtXTUqfmlbZdt/Z0vxUZD+uFYHRLM0p9ddJc7RPVGsvPI2oEQ==",
+    (
+        "long",
+        "4.0.0",
+    ): "sha512-XsP+KhQif4bjX1kbuSiySJFNAehNxgLb6hPRGJ9QsUr8ajHkuXGdrHmFUTUUXhDwVX2R5bY4JNZEwbUiMhV+MA==",
+}
+
 # -O3s (asc's --optimize): speed first, then size. The "half" runtime is the SDK's reference-counting
 # runtime (its malloc/free need it) without exporting __alloc, __retain, __release, __collect and
 # __rtti_base, which Envoy never calls. Envoy provides no `env.abort`: abort is mapped to the SDK's
@@ -59,7 +82,16 @@ ASC_FLAGS = (
     "abort=abort_proc_exit",
     "--noColors",
 )
-NPM_CI = ("ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=error")
+# --registry on the command line outranks any .npmrc; a project's own .npmrc is refused anyway.
+NPM_CI = (
+    "ci",
+    "--ignore-scripts",
+    "--no-audit",
+    "--no-fund",
+    "--no-update-notifier",
+    "--loglevel=error",
+    f"--registry={REGISTRY}",
+)
 
 
 def build(context: BuildContext) -> bytes:
@@ -101,6 +133,12 @@ def check_project(project: Path, display: str) -> str:
     for name in (MANIFEST, LOCKFILE, ENTRY):
         if not (project / name).is_file():
             raise BuildError(f"{display}: expected {name} in the project")
+    hidden = sorted(str(p.relative_to(project)) for p in project.rglob(".*") if "node_modules" not in p.parts)
+    if hidden:
+        raise BuildError(
+            f"{display}/{hidden[0]}: expected no hidden files in the project (an .npmrc could point npm "
+            "at another registry); remove it"
+        )
     if (project / "asconfig.json").exists():
         raise BuildError(
             f"{display}/asconfig.json: the assemblyscript recipe compiles with fixed flags "
@@ -160,6 +198,15 @@ def _check_locked_package(key: str, entry: Any, display: str) -> None:
     integrity = entry.get("integrity")
     if not (isinstance(integrity, str) and integrity.startswith("sha512-")):
         raise BuildError(f"{where}: expected a sha512 integrity hash, got {_shown(integrity)}")
+    trusted = TRUSTED_PACKAGES.get((name, str(entry.get("version"))))
+    if trusted is None:
+        known = ", ".join(f"{n}@{v}" for n, v in TRUSTED_PACKAGES)
+        raise BuildError(
+            f"{where}: expected one of the packages the recipe trusts ({known}), got {name}@{entry.get('version')}; "
+            "a new package or version is added to TRUSTED_PACKAGES in generator/recipes/assemblyscript.py"
+        )
+    if integrity != trusted:
+        raise BuildError(f"{where}: expected the integrity hash the recipe trusts for {name}, got {_shown(integrity)}")
 
 
 def _locked_version(packages: dict[str, Any], name: str) -> str | None:

@@ -9,6 +9,7 @@ information and no paths end up in the binary, so two builds give the same bytes
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from generator.recipes import BuildContext, BuildError, ToolchainMissing, run, tool
 
@@ -45,16 +46,32 @@ def build(context: BuildContext) -> bytes:
     entry = context.sources / context.entry
     if entry.suffix != ".c":
         raise BuildError(f"{context.display}/{context.entry}: expected a .c file for the clang recipe")
+    # Only clang's own freestanding headers besides the filter and the SDK: no /usr/include.
+    resource = run([clang, "-print-resource-dir"], context.workdir, "clang -print-resource-dir").strip()
+    builtin = Path(resource) / "include"
+    flags = [*CFLAGS, "-nostdinc", "-isystem", str(builtin), "-I", str(sdk_c)]
+    allowed = (context.sources.resolve(), context.sdk.resolve(), builtin.resolve())
     units = [entry, *sorted(sdk_c.glob("*.c"))]
     objects = []
     for index, unit in enumerate(units):
+        # Before compiling, list what the unit includes: an #include of "/home/ci/.git-credentials"
+        # would otherwise be compiled, and its lines quoted in the error that reaches the report.
+        listing = run([clang, *flags, "-M", str(unit)], context.workdir, f"listing the includes of {unit.name}")
+        for dependency in _dependencies(listing):
+            if not any((context.workdir / dependency).resolve().is_relative_to(root) for root in allowed):
+                raise BuildError(
+                    f"{unit.name}: expected includes from the filter's directory, catalog/sdk/c or clang's "
+                    f"own headers, got '{dependency}'"
+                )
         obj = context.workdir / f"unit{index}.o"
-        run(
-            [clang, *CFLAGS, "-I", str(sdk_c), "-c", str(unit), "-o", str(obj)],
-            context.workdir,
-            f"compiling {unit.name}",
-        )
+        run([clang, *flags, "-c", str(unit), "-o", str(obj)], context.workdir, f"compiling {unit.name}")
         objects.append(str(obj))
     output = context.workdir / "filter.wasm"
     run([linker, *LDFLAGS, *objects, "-o", str(output)], context.workdir, "linking")
     return output.read_bytes()
+
+
+def _dependencies(listing: str) -> list[str]:
+    """The files of a `clang -M` make rule (`target: dep dep \\ dep`)."""
+    _, _, deps = listing.replace("\\\n", " ").partition(":")
+    return deps.split()
