@@ -268,14 +268,3 @@ def test_compile_errors_reach_the_user(catalog: CatalogBuilder) -> None:
     assert str(caught.value).startswith("asc failed (exit 1):")
     assert "Cannot find name 'notDeclared'" in str(caught.value)
     assert "assembly/index.ts(11," in str(caught.value)
-
-
-@pytest.mark.slow
-@pytest.mark.usefixtures("node_toolchain")
-def test_npm_refuses_a_tarball_that_does_not_match_the_lockfile(catalog: CatalogBuilder) -> None:
-    other = LOCK["packages"]["node_modules/long"]["integrity"]
-    directory = add_project(catalog, changed_lock("node_modules/@solo-io/proxy-runtime", integrity=other))
-    with pytest.raises(BuildError) as caught:
-        build(directory, DISPLAY, RECIPE)
-    assert str(caught.value).startswith("npm ci failed")
-    assert "EINTEGRITY" in str(caught.value)
