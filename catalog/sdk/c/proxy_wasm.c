@@ -34,6 +34,10 @@ PW_IMPORT("proxy_set_shared_data")
 uint32_t proxy_set_shared_data(const char *key, size_t key_size, const char *value, size_t value_size,
                                uint32_t cas);
 
+/* WASI: only random_get, which Envoy answers from its cryptographic random generator. */
+__attribute__((import_module("wasi_snapshot_preview1"), import_name("random_get")))
+uint32_t wasi_random_get(void *buf, size_t len);
+
 #define PLUGIN_CONFIGURATION 7 /* proxy_buffer_type_t */
 
 /* At -O2 clang copies small functions into every caller; for the few called from everywhere, one
@@ -233,6 +237,18 @@ bool pw_is_token(pw_str s) {
         if (!alnum && !special) return false;
     }
     return true;
+}
+
+bool pw_is_reserved_header(pw_str name) {
+    static const pw_str reserved[] = {
+        PW_STR("host"),           PW_STR("x-forwarded-host"),  PW_STR("forwarded"),
+        PW_STR("connection"),     PW_STR("content-length"),    PW_STR("keep-alive"),
+        PW_STR("proxy-connection"), PW_STR("te"),              PW_STR("transfer-encoding"),
+        PW_STR("upgrade"),
+    };
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (pw_str_eq(name, reserved[i])) return true;
+    return false;
 }
 
 bool pw_is_header_value(pw_str s) {
@@ -518,6 +534,38 @@ pw_status pw_shared_set(pw_str key, pw_str value, uint32_t cas) {
     return (pw_status)proxy_set_shared_data(key.data, key.len, value.data, value.len, cas);
 }
 
+/*
+ * Envoy's shared data has no "create if absent": a set with CAS 0 overwrites, and a set of a key
+ * that does not exist yet succeeds whatever the CAS. So each VM that finds no secret offers its own
+ * with CAS 0xffffffff: if another VM created the key in between, that CAS does not match the
+ * key's (CAS numbers count up from 1 per write, process-wide) and the offer fails. Then everyone
+ * reads back and uses what is stored, so all VMs end up with the first secret written.
+ */
+bool pw_shared_secret(pw_str key, void *out, size_t len) {
+    pw_buf value = {0};
+    uint32_t cas;
+    bool ok = false;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pw_status status = pw_shared_get(key, &value, &cas);
+        if (status == PW_OK) {
+            ok = value.len == len;
+            if (ok) memcpy(out, value.data, len);
+            break;
+        }
+        if (status != PW_NOT_FOUND || attempt > 0 || len > 64) break;
+        unsigned char offer[64];
+        if (!pw_random(offer, len)) break;
+        pw_status offered = pw_shared_set(key, (pw_str){(const char *)offer, len}, 0xffffffffu);
+        if (offered != PW_OK && offered != PW_CAS_MISMATCH) break;
+    }
+    pw_buf_free(&value);
+    return ok;
+}
+
+/* ---- randomness ------------------------------------------------------------------------------ */
+
+bool pw_random(void *out, size_t len) { return wasi_random_get(out, len) == 0; }
+
 /* ---- base64 ---------------------------------------------------------------------------------- */
 
 static int base64_value(char c, bool url) {
@@ -570,8 +618,17 @@ ONE_COPY static bool fail_at(pw_json *j, const char *message, const char *where)
 bool pw_json_fail(pw_json *j, const char *message) { return fail_at(j, message, j->p); }
 
 void pw_json_init(pw_json *j, char *text, size_t len) {
-    *j = (pw_json){.start = text, .p = text, .end = text + len};
+    /* Field by field: `names` is only read below name_count, and zeroing it would cost every call. */
+    j->start = j->p = text;
+    j->end = text + len;
     if (text == NULL) j->start = j->p = j->end = (char *)"";
+    j->depth = 0;
+    j->first = 0;
+    j->path[0] = (pw_json_level){0};
+    j->error = NULL;
+    j->at = 0;
+    j->message[0] = '\0';
+    j->name_count = 0;
 }
 
 static void skip_space(pw_json *j) {
@@ -604,7 +661,7 @@ static bool enter(pw_json *j, char open, bool is_array) {
     j->p++;
     j->depth++;
     j->first |= 1u << j->depth;
-j->path[j->depth] = (pw_json_level){.is_array = is_array};
+    j->path[j->depth] = (pw_json_level){.is_array = is_array, .first_name = j->name_count};
     return true;
 }
 
@@ -617,6 +674,7 @@ static bool next_item(pw_json *j, char close) {
     if (*j->p == close) {
         j->p++;
         j->first &= ~bit;
+        j->name_count = j->path[j->depth].first_name; /* the object's names are done with */
         j->depth--;
         return false;
     }
@@ -741,11 +799,17 @@ bool pw_json_member(pw_json *j, pw_str *key) {
     j->path[j->depth].key = (pw_str){0}; /* a problem now is not the previous member's */
     skip_space(j);
     if (j->p >= j->end || *j->p != '"') return fail_at(j, "expected a member name in double quotes", j->p);
+    const char *where = j->p;
     if (!read_string(j, key)) return false;
+    j->path[j->depth].key = *key;
+    for (uint32_t i = j->path[j->depth].first_name; i < j->name_count; i++)
+        if (pw_str_eq(j->names[i], *key))
+            return fail_at(j, "member given twice (JSON readers disagree on which one counts)", where);
+    if (j->name_count == PW_JSON_MAX_MEMBERS) return fail_at(j, "too many members in open objects (at most 256)", where);
+    j->names[j->name_count++] = *key;
     skip_space(j);
     if (j->p >= j->end || *j->p != ':') return fail_at(j, "expected ':' after a member name", j->p);
     j->p++;
-    j->path[j->depth].key = *key;
     return true;
 }
 
@@ -874,15 +938,58 @@ bool pw_json_header_value(pw_json *j, pw_str *out) {
     return true;
 }
 
+/*
+ * The exact value of a JSON number if it is a whole number below 10^19: "20", "20.0", "2e1" and
+ * "200e-1" are all 20 (JSON Schema's "integer" means the value, not the spelling), "2.5" is none.
+ */
+static bool whole_number(pw_str text, uint64_t *out) {
+    const char *q = text.data, *end = text.data + text.len;
+    bool negative = q < end && *q == '-';
+    if (negative) q++;
+    char digits[20];
+    size_t n = 0;
+    int64_t scale = 0; /* value = digits * 10^scale */
+    bool fraction = false;
+    for (; q < end && *q != 'e' && *q != 'E'; q++) {
+        if (*q == '.') {
+            fraction = true;
+            continue;
+        }
+        if (fraction) scale--;
+        if (n == 0 && *q == '0') continue; /* leading zeros */
+        if (n == sizeof digits) {          /* only zeros may follow 20 significant digits */
+            if (*q != '0') return false;
+            scale++;
+            continue;
+        }
+        digits[n++] = *q;
+    }
+    if (q < end) { /* the exponent, capped: anything beyond is out of range anyway */
+        q++;
+        bool minus = *q == '-';
+        if (*q == '+' || *q == '-') q++;
+        int64_t e = 0;
+        for (; q < end; q++) e = e < 100000 ? e * 10 + (*q - '0') : e;
+        scale += minus ? -e : e;
+    }
+    while (scale < 0 && n > 0 && digits[n - 1] == '0') n--, scale++; /* trailing zeros after the point */
+    if (n == 0) { /* zero, however written */
+        *out = 0;
+        return true;
+    }
+    if (scale < 0 || negative || (int64_t)n + scale > 19) return false;
+    uint64_t value = 0;
+    for (size_t i = 0; i < n; i++) value = value * 10 + (uint64_t)(digits[i] - '0');
+    for (; scale > 0; scale--) value *= 10;
+    *out = value;
+    return true;
+}
+
 bool pw_json_uint(pw_json *j, uint64_t min, uint64_t max, uint64_t *out) {
     pw_str text;
     if (!pw_json_number_text(j, &text)) return false;
     uint64_t value = 0;
-    bool ok = text.len <= 19;
-    for (size_t i = 0; ok && i < text.len; i++) {
-        ok = text.data[i] >= '0' && text.data[i] <= '9';
-        value = value * 10 + (uint64_t)(text.data[i] - '0');
-    }
+    bool ok = whole_number(text, &value);
     if (ok && value >= min && value <= max) {
         *out = value;
         return true;

@@ -13,7 +13,8 @@
  *     update) give one VM several root contexts with different configurations at once. A stream
  *     asks for its own with pw_plugin(context_id);
  *   - wraps the host calls a filter needs: logging, headers, local responses, the clock, shared
- *     data; and gives small helpers: strings, growable buffers, base64, a strict JSON reader.
+ *     data, randomness; and gives small helpers: strings, growable buffers, base64, a strict JSON
+ *     reader (which refuses a member given twice).
  *
  * What a filter provides
  *
@@ -107,6 +108,13 @@ pw_str pw_str_slice(pw_str s, size_t from, size_t to); /* clamped to s */
 bool pw_str_eq_secret(pw_str a, pw_str b);
 /* An HTTP token (RFC 9110): what a header name or a method may be. */
 bool pw_is_token(pw_str s);
+/*
+ * A header no filter should set to a value of its own (name in lower case): host and the headers
+ * that restate the authority (x-forwarded-host, forwarded), and the connection-level headers Envoy
+ * manages itself (connection, content-length, keep-alive, proxy-connection, te, transfer-encoding,
+ * upgrade). Filters refuse them as the name of a header they write.
+ */
+bool pw_is_reserved_header(pw_str name);
 /* A header value Envoy accepts: no control characters but tab, no leading or trailing space. */
 bool pw_is_header_value(pw_str s);
 void pw_lower_in_place(char *data, size_t len);
@@ -191,6 +199,24 @@ uint64_t pw_now_ns(void);
 pw_status pw_shared_get(pw_str key, pw_buf *value, uint32_t *cas);
 pw_status pw_shared_set(pw_str key, pw_str value, uint32_t cas);
 
+/*
+ * A secret of `len` bytes (at most 64) shared by every VM of this vm_id, e.g. a hash key: the first
+ * VM to ask draws it with pw_random and stores it under `key`; every later call, in any VM, reads
+ * the same bytes. It lives as long as the Envoy process (a configuration update keeps it, a restart
+ * draws a new one), and nothing a client sends can reveal it. False if the host refused a call or
+ * `key` holds a value of another length; the filter should then refuse its configuration.
+ */
+bool pw_shared_secret(pw_str key, void *out, size_t len);
+
+/* ---- randomness ------------------------------------------------------------------------------ */
+
+/*
+ * Fill `out` with `len` random bytes from the host: WASI random_get, which Envoy answers from its
+ * cryptographic random generator. False if the host refused. A filter that uses it imports
+ * wasi_snapshot_preview1.random_get, so the catalog lists the capability `wasi`.
+ */
+bool pw_random(void *out, size_t len);
+
 /* ---- base64 ---------------------------------------------------------------------------------- */
 
 /*
@@ -209,6 +235,12 @@ bool pw_base64_decode(pw_str in, bool url, pw_buf *out);
  * and limits nesting to PW_JSON_MAX_DEPTH. Strings are unescaped in place, so the pw_str it
  * returns points into the buffer and stays valid as long as the buffer does.
  *
+ * A member name that appears twice in one object (compared after unescaping, so "a" and "\u0061"
+ * are the same name) is refused: RFC 8259 leaves its meaning open, and readers disagree (Python
+ * and most JSON Schema validators keep the last value, a pull reader would see both). At most
+ * PW_JSON_MAX_MEMBERS member names are remembered at once, counting every object that is open
+ * (the ones the reader is inside of); an object with more is refused.
+ *
  * Every function returns false on the first problem and records it in `error` (and `at`, a byte
  * offset); after that every call returns false. Read (or pw_json_skip) each member's value and
  * each element before asking for the next one. The usual walk:
@@ -225,6 +257,7 @@ bool pw_base64_decode(pw_str in, bool url, pw_buf *out);
  *     if (j.error) ... refuse, e.g. with pw_json_log_error(&j, PW_STR("my-filter"))
  */
 #define PW_JSON_MAX_DEPTH 16
+#define PW_JSON_MAX_MEMBERS 256
 
 typedef enum {
     PW_JSON_NONE = 0, /* at the end of the text, or after an error */
@@ -238,8 +271,9 @@ typedef enum {
 
 /* One level of where the reader is, for error messages such as "rules[2].prefix". */
 typedef struct {
-    pw_str key;     /* in an object: the member being read */
-    uint32_t index; /* in an array: elements started so far */
+    pw_str key;          /* in an object: the member being read */
+    uint32_t index;      /* in an array: elements started so far */
+    uint32_t first_name; /* in an object: where its member names start in `names` */
     bool is_array;
 } pw_json_level;
 
@@ -251,6 +285,8 @@ typedef struct {
     const char *error; /* the first problem, or NULL */
     size_t at;         /* its byte offset */
     char message[96];  /* room for a message with numbers in it */
+    uint32_t name_count;
+    pw_str names[PW_JSON_MAX_MEMBERS]; /* member names of the open objects, innermost last */
 } pw_json;
 
 void pw_json_init(pw_json *j, char *text, size_t len);
@@ -271,6 +307,7 @@ bool pw_json_fail(pw_json *j, const char *message);
 /* Typed readers for configuration fields; each fails with a message naming what it expected. */
 bool pw_json_header_name(pw_json *j, pw_str *out); /* an HTTP token, lower-cased in place */
 bool pw_json_header_value(pw_json *j, pw_str *out);
+/* A whole number by value, as JSON Schema's "integer": 20, 20.0 and 2e1 are all 20; 2.5 is refused. */
 bool pw_json_uint(pw_json *j, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Log "<filter>: configuration refused: <key>: <error> (at byte N)" at error level. */

@@ -197,8 +197,12 @@ static bool parse(pw_json *j, settings *s) {
         return pw_json_fail(j, "no credentials: give at least one entry in 'keys' or 'users'");
     if (s->users.count > 0 && pw_str_eq(s->key_header, PW_STR("authorization")))
         return pw_json_fail(j, "'header' cannot be authorization when 'users' are configured (Basic uses it)");
-    if (pw_str_eq(s->principal_header, s->key_header) || pw_str_eq(s->principal_header, PW_STR("authorization")))
+    pw_str p = s->principal_header;
+    if (pw_str_eq(p, s->key_header) || pw_str_eq(p, PW_STR("authorization")) ||
+        pw_str_eq(p, PW_STR("proxy-authorization")))
         return pw_json_fail(j, "'principal_header' cannot be a header that carries credentials");
+    if (pw_is_reserved_header(p))
+        return pw_json_fail(j, "'principal_header' cannot be host, x-forwarded-host, forwarded or a connection header");
     if (s->keys.count > 0) {
         pw_buf extra = {0};
         pw_buf_append(&extra, PW_STR(", header=\""));

@@ -9,7 +9,8 @@
  * For each request:
  *   1. every configured claim header is removed, so a client cannot send them itself;
  *   2. no token (or an Authorization header with another scheme): the request goes on as it is;
- *   3. a token that is not a well-formed JWT with a JSON object payload is refused with 401;
+ *   3. a token that is not a well-formed JWT with a JSON object payload is refused with 401, and
+ *      so is a payload that names a member twice (the JSON reader refuses it);
  *   4. otherwise each configured claim found at the top level of the payload becomes a header:
  *      strings as they are, numbers as written, booleans as true/false. Other types, and strings
  *      that cannot be header values (control characters), are left out.
@@ -43,10 +44,11 @@ static bool read_claims(pw_json *j, settings *s) {
         mapping *m = &s->claims[s->count];
         m->claim = claim;
         if (!pw_json_header_name(j, &m->header)) return false;
-        for (size_t i = 0; i < s->count; i++) {
-            if (pw_str_eq(s->claims[i].claim, m->claim)) return pw_json_fail(j, "claim listed twice");
+        /* A claim named twice is refused by the JSON reader (a member given twice). */
+        for (size_t i = 0; i < s->count; i++)
             if (pw_str_eq(s->claims[i].header, m->header)) return pw_json_fail(j, "two claims copied to one header");
-        }
+        if (pw_is_reserved_header(m->header))
+            return pw_json_fail(j, "a claim cannot be copied to host, x-forwarded-host, forwarded or a connection header");
         s->count++;
     }
     return j->error == NULL;
@@ -69,8 +71,9 @@ static bool parse(pw_json *j, settings *s) {
     if (!has_claims || s->count == 0) return pw_json_fail(j, "'claims' is required: {\"claim\": \"header\", ...}");
     for (size_t i = 0; i < s->count; i++) {
         pw_str h = s->claims[i].header;
-        if (pw_str_eq(h, s->token_header) || pw_str_eq(h, PW_STR("host")) || pw_str_eq(h, PW_STR("authorization")))
-            return pw_json_fail(j, "a claim cannot be copied to the token header, authorization or host");
+        if (pw_str_eq(h, s->token_header) || pw_str_eq(h, PW_STR("authorization")) ||
+            pw_str_eq(h, PW_STR("proxy-authorization")))
+            return pw_json_fail(j, "a claim cannot be copied to the token header, authorization or proxy-authorization");
     }
     s->bearer = pw_str_eq(s->token_header, PW_STR("authorization"));
     return true;
@@ -129,7 +132,11 @@ static const mapping *configured(const settings *s, pw_str claim) {
     return NULL;
 }
 
-/* Read the payload and add the claim headers. False: not a JSON object, or a claim given twice. */
+/*
+ * Read the payload and add the claim headers. False: not a JSON object, or a member given twice
+ * anywhere in it ({"sub":"alice","sub":"root"}: the JSON reader refuses it, since readers disagree
+ * on which one counts, so the verifier and this filter could see different identities).
+ */
 static bool copy_claims(const settings *s, pw_buf *payload) {
     const mapping *found[MAX_CLAIMS];
     pw_str values[MAX_CLAIMS];
@@ -144,8 +151,7 @@ static bool copy_claims(const settings *s, pw_buf *payload) {
                 pw_json_skip(&j);
                 continue;
             }
-            for (size_t i = 0; i < n; i++)
-                if (found[i] == m) return false; /* a claim twice: readers may disagree on which counts */
+            if (n == MAX_CLAIMS) return false; /* cannot happen: each configured claim appears once */
             pw_str value = {0};
             bool b;
             bool usable = false;
@@ -158,7 +164,7 @@ static bool copy_claims(const settings *s, pw_buf *payload) {
                 break;
             default: pw_json_skip(&j); /* null, arrays, objects: not copied */
             }
-            found[n] = m; /* remembered even when unusable, to catch a second copy */
+            found[n] = m;
             values[n++] = usable ? value : (pw_str){0};
         }
     }

@@ -8,10 +8,17 @@
  * path is normalised first (RFC 3986 section 6.2.2):
  *   - the query (after '?') is set aside and not judged;
  *   - percent-encoded unreserved characters are decoded (%61 -> a), other escapes are kept
- *     with upper-case hex; an encoded '/' or '\' (%2F, %5C) and a raw '\' are refused (400),
- *     since upstreams disagree on what they mean;
- *   - repeated slashes are merged, "." segments removed, ".." segments resolved; a ".." above
- *     the root is refused (400).
+ *     with upper-case hex;
+ *   - repeated slashes are merged, "." segments removed, ".." segments resolved.
+ * Some paths are refused (400) instead, because upstreams disagree on what they mean and a rule
+ * could not hold for all of them:
+ *   - an encoded '/' or '\' (%2F, %5C) and a raw '\';
+ *   - a ".." above the root, and a broken escape;
+ *   - path parameters: any ';' (and its escape %3B). Java servers and others cut ";params" out
+ *     of each segment, so "/images/..;/admin" is /admin to them, and "/admin;x=1/users" is
+ *     /admin/users;
+ *   - an escaped '%' followed by a hex digit ("%2561"): an upstream that decodes twice reads
+ *     /%2561dmin as /admin.
  * Rules are matched against the result, and when it differs from what the client sent, the
  * request continues with the normalised path, so the upstream serves exactly what was judged.
  * Matching is case-sensitive, like paths.
@@ -75,13 +82,14 @@ static bool normalize(pw_str path, pw_buf *out) {
             directory = s.len == 0 || pw_str_eq(s, PW_STR(".")) || pw_str_eq(s, PW_STR(".."));
             if (s.len > 0) ok = add_segment(out, s);
             segment.len = 0;
-        } else if (c == '\\') {
+        } else if (c == '\\' || c == ';') {
             ok = false;
         } else if (c == '%') {
             int hi = i + 2 < path.len ? hex_value(path.data[i + 1]) : -1; /* two digits must follow */
             int lo = hi >= 0 ? hex_value(path.data[i + 2]) : -1;
             char decoded = (char)(hi * 16 + lo);
-            if (lo < 0 || decoded == '/' || decoded == '\\') {
+            bool double_escape = decoded == '%' && i + 3 < path.len && hex_value(path.data[i + 3]) >= 0;
+            if (lo < 0 || decoded == '/' || decoded == '\\' || decoded == ';' || double_escape) {
                 ok = false;
             } else if (unreserved(decoded)) {
                 pw_buf_append_char(&segment, decoded);
@@ -142,7 +150,8 @@ static bool read_rule(pw_json *j, rule *r) {
             has_prefix = pw_json_string(j, &r->prefix);
             if (has_prefix && !is_normal(r->prefix))
                 has_prefix = pw_json_fail(j, "expected a path in normal form: starting with '/', without '//', "
-                                             "'.' or '..' segments, '?', '#', '\\' or encoded letters and digits");
+                                             "'.' or '..' segments, '?', '#', ';', '\\', escapes of "
+                                             "letters, digits, '-._~' or ';', lower-case hex, or %25 before a hex digit");
         } else if (pw_str_eq(key, PW_STR("methods"))) {
             read_methods(j, r);
         } else if (pw_str_eq(key, PW_STR("action"))) {

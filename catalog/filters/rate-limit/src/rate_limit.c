@@ -20,7 +20,14 @@
  * PROBES consecutive slots; each slot records its owner (a 64-bit hash of the user) so users that
  * land on the same slot are told apart. A slot whose bucket is full belongs to nobody in
  * particular and can be claimed. If all probed slots hold other users' unfinished buckets, the
- * request is refused (429) until one frees: the filter fails closed rather than forget a debt.
+ * new user takes over the one that refills soonest: that user's small debt is forgotten (its next
+ * request finds a full bucket), but no user is ever refused because of other users.
+ *
+ * The hash is SipHash-2-4 keyed with a 128-bit secret that the first VM draws from the host's
+ * random generator and keeps in shared data ("rate-limit/secret"), so every worker places a user
+ * on the same slots while nobody outside the Envoy process can compute where a user lands, or
+ * pick a user name whose owner hash equals someone else's. The settings (key_header, rate, burst)
+ * are mixed into the key, so filter entries with other settings never share a bucket.
  */
 #include "proxy_wasm.h"
 
@@ -36,7 +43,7 @@ typedef struct {
     uint64_t interval_ns; /* T: one token every interval_ns */
     uint64_t burst;
     uint64_t max_keys;
-    uint64_t seed; /* mixes the settings into the owner hash: other settings, other buckets */
+    uint64_t hash_key[2]; /* SipHash key: the shared secret with the settings mixed in */
 } settings;
 
 /* What a slot holds in shared data: 16 bytes, little-endian as wasm memory is. */
@@ -45,12 +52,52 @@ typedef struct {
     uint64_t full_at; /* ns since the epoch */
 } slot_state;
 
-/* ---- configuration --------------------------------------------------------------------------- */
+/* ---- hashing --------------------------------------------------------------------------------- */
 
 static uint64_t fnv1a(uint64_t h, pw_str s) {
     for (size_t i = 0; i < s.len; i++) h = (h ^ (unsigned char)s.data[i]) * 0x100000001b3ull;
     return h;
 }
+
+static uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                                 \
+        v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                                     \
+        v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                                     \
+        v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                                  \
+    } while (0)
+
+/* SipHash-2-4 (Aumasson and Bernstein): a keyed hash made against hash flooding. */
+static uint64_t siphash(const uint64_t key[2], pw_str m) {
+    uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
+    uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
+    const unsigned char *p = (const unsigned char *)m.data;
+    size_t whole = m.len - m.len % 8;
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t word = 0;
+        for (int b = 7; b >= 0; b--) word = word << 8 | p[i + b];
+        v3 ^= word;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= word;
+    }
+    uint64_t last = (uint64_t)m.len << 56;
+    for (size_t b = 0; b < m.len % 8; b++) last |= (uint64_t)p[whole + b] << (8 * b);
+    v3 ^= last;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* ---- configuration --------------------------------------------------------------------------- */
 
 static bool parse(pw_json *j, settings *s) {
     double rate = 0;
@@ -80,9 +127,16 @@ static bool parse(pw_json *j, settings *s) {
     if (!has_rate) return pw_json_fail(j, "'rate' (tokens per second) is required");
     if (!has_burst) return pw_json_fail(j, "'burst' (bucket size) is required");
     s->interval_ns = (uint64_t)(1e9 / rate + 0.5);
-    s->seed = fnv1a(0xcbf29ce484222325ull, s->key_header);
-    s->seed = fnv1a(s->seed, (pw_str){(const char *)&s->interval_ns, sizeof s->interval_ns});
-    s->seed = fnv1a(s->seed, (pw_str){(const char *)&s->burst, sizeof s->burst});
+    return true;
+}
+
+/* The hash key: the shared secret, with the settings mixed in (public, so they need not be secret). */
+static bool hash_key(settings *s) {
+    if (!pw_shared_secret(PW_STR("rate-limit/secret"), s->hash_key, sizeof s->hash_key)) return false;
+    uint64_t mix = fnv1a(0xcbf29ce484222325ull, s->key_header);
+    mix = fnv1a(mix, (pw_str){(const char *)&s->interval_ns, sizeof s->interval_ns});
+    mix = fnv1a(mix, (pw_str){(const char *)&s->burst, sizeof s->burst});
+    s->hash_key[0] ^= mix;
     return true;
 }
 
@@ -94,6 +148,11 @@ void *pw_filter_configure(char *config, size_t len) {
     pw_json_init(&j, config, len);
     if (!parse(&j, s)) {
         pw_json_log_error(&j, FILTER);
+        pw_free(s);
+        return NULL;
+    }
+    if (!hash_key(s)) { /* without the secret, users could aim at each other's slots: refuse */
+        pw_log(PW_LOG_ERROR, PW_STR("rate-limit: configuration refused: no hash secret (shared data or random_get failed)"));
         pw_free(s);
         return NULL;
     }
@@ -122,8 +181,8 @@ static slot_state read_slot(pw_str key, uint32_t *cas) {
 }
 
 /*
- * Take a token for `owner`. On LIMITED, *wait_ns says how long until a token (or a slot) frees.
- * Each attempt scans the user's probe slots, then writes one slot with CAS; a lost race retries.
+ * Take a token for `owner`. On LIMITED, *wait_ns says how long until a token frees. Each attempt
+ * scans the user's probe slots, then writes one slot with CAS; a lost race retries.
  */
 static verdict take_token(const settings *s, uint64_t owner, uint64_t *wait_ns) {
     uint64_t burst_ns = s->burst * s->interval_ns;
@@ -136,7 +195,9 @@ static verdict take_token(const settings *s, uint64_t owner, uint64_t *wait_ns) 
         int chosen = -1; /* probe index of the slot to write */
         slot_state chosen_state = {0, 0};
         uint32_t chosen_cas = 0;
-        uint64_t soonest_free = UINT64_MAX;
+        int soonest = -1; /* the busy slot of another user that refills first */
+        uint64_t soonest_full_at = UINT64_MAX;
+        uint32_t soonest_cas = 0;
         for (int i = 0; i < PROBES; i++) {
             uint32_t cas;
             slot_key(&key, (home + (uint64_t)i) % s->max_keys);
@@ -153,13 +214,21 @@ static verdict take_token(const settings *s, uint64_t owner, uint64_t *wait_ns) 
                 chosen_state = (slot_state){owner, now};
                 chosen_cas = cas;
             }
-            if (!idle && state.full_at - now < soonest_free) soonest_free = state.full_at - now;
+            if (!idle && (soonest < 0 || state.full_at < soonest_full_at)) {
+                soonest = i;
+                soonest_full_at = state.full_at;
+                soonest_cas = cas;
+            }
             /* Slots are claimed in probe order, so nothing of ours lies past a never-used slot. */
             if (state.owner == 0) break;
         }
-        if (chosen < 0) { /* every probed slot holds another user's unfinished bucket */
-            *wait_ns = soonest_free;
-            break;
+        if (chosen < 0) {
+            /* Every probed slot holds another user's unfinished bucket (more users are active than
+             * the table holds): take over the one that refills first, forgetting the smallest debt,
+             * rather than refuse this user because of others. */
+            chosen = soonest;
+            chosen_state = (slot_state){owner, now};
+            chosen_cas = soonest_cas;
         }
         uint64_t full_at = chosen_state.full_at;
         if (full_at < now) full_at = now;                       /* a full bucket */
@@ -210,7 +279,7 @@ uint32_t on_request_headers(uint32_t context_id, uint32_t headers, uint32_t end_
         }
         identity = s->default_key;
     }
-    uint64_t owner = fnv1a(s->seed, identity);
+    uint64_t owner = siphash(s->hash_key, identity);
     if (owner == 0) owner = 1; /* 0 marks a never-used slot */
     pw_buf_free(&user);
 

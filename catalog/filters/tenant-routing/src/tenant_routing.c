@@ -6,7 +6,8 @@
  *   - "host": the first label of the Host (":authority") under a configured domain:
  *     acme.images.example.com -> acme, for domain images.example.com;
  *   - "header": a request header set by something trusted in front (x-tenant-id, ...).
- * Tenant names are DNS labels and compared in lower case.
+ * Tenant names are DNS labels, configured in lower case; what a request names is compared
+ * without regard to case.
  *
  * A known tenant is written to `tenant_header` (x-tenant by default), replacing whatever the
  * client sent there, so routes can match on it: Envoy re-evaluates the route after a filter
@@ -57,8 +58,9 @@ static bool read_tenants(pw_json *j, settings *s) {
     while (pw_json_element(j)) {
         pw_str name;
         if (!pw_json_string(j, &name)) return false;
-        if (!is_label(name)) return pw_json_fail(j, "expected a DNS label: letters, digits and '-', at most 63");
-        pw_lower_in_place((char *)name.data, name.len);
+        bool lower = is_label(name);
+        for (size_t i = 0; lower && i < name.len; i++) lower = !(name.data[i] >= 'A' && name.data[i] <= 'Z');
+        if (!lower) return pw_json_fail(j, "expected a DNS label in lower case: a-z, digits and '-', at most 63");
         for (size_t i = 0; i < s->count; i++)
             if (pw_str_eq(s->tenants[i], name)) return pw_json_fail(j, "tenant listed twice");
         s->tenants = pw_realloc(s->tenants, (s->count + 1) * sizeof *s->tenants);
@@ -97,7 +99,8 @@ static bool parse(pw_json *j, settings *s) {
     if (!s->from_host && !has_header) return pw_json_fail(j, "'header' is required with \"from\": \"header\"");
     if (!s->from_host && has_domain) return pw_json_fail(j, "'domain' is only used with \"from\": \"host\"");
     if (s->count == 0) return pw_json_fail(j, "'tenants' is required: a list of tenant names");
-    if (pw_str_eq(s->tenant_header, PW_STR("host"))) return pw_json_fail(j, "'tenant_header' cannot be host");
+    if (pw_is_reserved_header(s->tenant_header))
+        return pw_json_fail(j, "'tenant_header' cannot be host, x-forwarded-host, forwarded or a connection header");
     return true;
 }
 
