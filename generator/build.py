@@ -7,13 +7,11 @@ pinned toolchain. Nothing outside the copy is read, so what builds here builds i
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from generator.files import NotRegular, copy_regular_tree
 from generator.model import BuildRecipe
 from generator.recipes import BuildContext, BuildError, ToolchainMissing, assemblyscript, clang, wat
 
@@ -60,14 +58,7 @@ def build(directory: Path, display: str, recipe: BuildRecipe) -> bytes:
 
 
 def _copy_regular(source: Path, target: Path) -> None:
-    """Copy a tree; symlinks and special files are refused (they could reach outside the catalog)."""
-    for dirpath, dirnames, filenames in os.walk(source):
-        rel = Path(dirpath).relative_to(source)
-        (target / rel).mkdir(parents=True, exist_ok=True)
-        dirnames[:] = [d for d in dirnames if d not in ("node_modules", ".git")]
-        for name in dirnames + filenames:
-            mode = os.lstat(Path(dirpath) / name).st_mode
-            if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-                raise BuildError(f"{source.name}/{rel / name}: expected a regular file, got a symlink or special file")
-        for name in filenames:
-            shutil.copyfile(Path(dirpath) / name, target / rel / name)
+    try:
+        copy_regular_tree(source, target, skip=frozenset({"node_modules", ".git"}))
+    except NotRegular as err:
+        raise BuildError(f"{source.name}/{err}") from None

@@ -10,7 +10,7 @@ filter that refuses requests by design).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from pydantic_core import PydanticCustomError
@@ -45,6 +45,19 @@ Headers = Annotated[dict[str, str], AfterValidator(_check_header_names)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class _Configured(_Strict):
+    """A case or the smoke case: `config` when written, else the filter's first example.
+
+    Each subclass declares `config` where it belongs in its field order.
+    """
+
+    if TYPE_CHECKING:
+        config: JsonValue
+
+    def plugin_config(self, default: Any) -> Any:
+        return self.config if "config" in self.model_fields_set else default
 
 
 class Expect(_Strict):
@@ -90,7 +103,7 @@ class CaseRequest(_Strict):
     expect: Expect = Field(default_factory=Expect)
 
 
-class Case(_Strict):
+class Case(_Configured):
     """A named behaviour: a configuration and the requests that show it."""
 
     name: str = Field(min_length=1, max_length=80, pattern=r"^[^\n\r]+$")
@@ -103,11 +116,8 @@ class Case(_Strict):
     )
     requests: list[CaseRequest] = Field(default_factory=list)
 
-    def plugin_config(self, default: Any) -> Any:
-        return self.config if "config" in self.model_fields_set else default
 
-
-class Smoke(_Strict):
+class Smoke(_Configured):
     """The automatic case every version gets: it loads, and `GET /` answers."""
 
     status: int | None = Field(
@@ -117,9 +127,6 @@ class Smoke(_Strict):
         default=None, description="Configuration for the smoke case; the first example if omitted."
     )
     timeout: float = Field(default=10.0, gt=0, le=60, description="Seconds to wait for the response.")
-
-    def plugin_config(self, default: Any) -> Any:
-        return self.config if "config" in self.model_fields_set else default
 
 
 class CasesFile(_Strict):

@@ -183,3 +183,26 @@ def staged_directory(target: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+class NotRegular(ValueError):
+    """A tree holds a symlink or special file; `relative` is its path inside the tree."""
+
+    def __init__(self, relative: Path) -> None:
+        super().__init__(f"{relative}: expected a regular file, got a symlink or special file")
+        self.relative = relative
+
+
+def copy_regular_tree(source: Path, target: Path, *, skip: frozenset[str] = frozenset()) -> None:
+    """Copy a tree of directories and regular files; a symlink or special file raises NotRegular
+    (it could point outside the catalog). Directories named in `skip` are left out."""
+    for dirpath, dirnames, filenames in os.walk(source):
+        rel = Path(dirpath).relative_to(source)
+        (target / rel).mkdir(parents=True, exist_ok=True)
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        for name in dirnames + filenames:
+            mode = os.lstat(Path(dirpath) / name).st_mode
+            if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                raise NotRegular(rel / name)
+        for name in filenames:
+            shutil.copyfile(Path(dirpath) / name, target / rel / name)

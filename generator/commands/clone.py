@@ -6,14 +6,11 @@ and `cloned_from` recording the original's name and latest version.
 
 from __future__ import annotations
 
-import os
-import shutil
-import stat
 from pathlib import Path
 
 from generator import names, yamledit
 from generator.commands.common import CommandError, FindingsError, UsageError, load_one, require_loaded, staged_errors
-from generator.files import staged_directory, write_atomic
+from generator.files import NotRegular, copy_regular_tree, staged_directory, write_atomic
 from generator.loader import FILTERS_DIR, METADATA_FILE
 from generator.model import fields_after
 
@@ -40,24 +37,12 @@ def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...]
     origin = {"name": entry.meta.name, "version": entry.meta.latest.version}
     text = yamledit.set_value(text, ("cloned_from",), origin, insert_before=fields_after("cloned_from"))
     with staged_directory(target) as staging:
-        _copy_regular_files(entry.directory, staging)
+        try:
+            copy_regular_tree(entry.directory, staging)
+        except NotRegular as err:
+            raise CommandError(f"{entry.display}/{err} [CAT005]") from None
         write_atomic(staging / METADATA_FILE, text)
         errors = staged_errors(root, new_name, staging)
         if errors:
             raise FindingsError("the clone would be invalid", errors)
     return entry.name
-
-
-def _copy_regular_files(source: Path, target: Path) -> None:
-    """Copy the tree, refusing symlinks and special files (they could point outside the catalog)."""
-    for dirpath, dirnames, filenames in os.walk(source):
-        rel = Path(dirpath).relative_to(source)
-        for name in dirnames + filenames:
-            mode = os.lstat(Path(dirpath) / name).st_mode
-            if stat.S_ISLNK(mode) or not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-                raise CommandError(
-                    f"{source / rel / name}: error: expected a regular file, got a symlink or special file [CAT005]"
-                )
-        (target / rel).mkdir(parents=True, exist_ok=True)
-        for name in filenames:
-            shutil.copy2(Path(dirpath) / name, target / rel / name)
