@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from generator.gitrepo import GitError, changed_since, filter_history
+from generator.gitrepo import FilterHistory, GitError, catalog_history, changed_since, filter_history
 
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
@@ -77,8 +78,6 @@ def test_bad_refs(repo: Path, tmp_path: Path) -> None:
 
 
 def test_history_dates_are_the_commit_dates(repo: Path) -> None:
-    import os
-
     env = {
         **os.environ,
         "GIT_COMMITTER_DATE": "2030-03-04T05:06:07+00:00",
@@ -91,3 +90,94 @@ def test_history_dates_are_the_commit_dates(repo: Path) -> None:
     assert history.first_commit is not None
     assert history.first_commit < history.last_commit
     assert filter_history(repo, "missing").first_commit is None
+
+
+def day(n: int) -> datetime:
+    return datetime(2021, 1, n, 12, 0, 0, tzinfo=UTC)
+
+
+def commit(root: Path, when: datetime, files: dict[str, str | None]) -> None:
+    """Write (or, for None, delete) files under catalog/filters/ and commit them at `when`."""
+    for path, text in files.items():
+        target = root / "catalog" / "filters" / path
+        if text is None:
+            target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+    stamp = when.isoformat()
+    env = {**os.environ, "GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp}
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", f"at {stamp}", env=env)
+
+
+@pytest.fixture
+def empty(tmp_path: Path) -> Path:
+    git(tmp_path, "init", "-q", "-b", "main")
+    return tmp_path
+
+
+A_1 = "name: a\nversions:\n- version: 1.0.0\n  sha256: aa\n"
+A_2 = A_1 + '- sha256: bb\n  version: "1.1.0" # second\n'
+
+
+def test_catalog_history_dates(empty: Path) -> None:
+    commit(empty, day(1), {"a/filter.yaml": A_1})
+    commit(empty, day(2), {"a/filter.yaml": A_2})
+    commit(empty, day(3), {"b/filter.yaml": "name: b\nversions:\n  - version: '2.0.0'\n", "b/README.md": "# b\n"})
+    readme = "# b\n\nversion: 9.9.9\n- version: 9.9.8\n"  # not filter.yaml: does not count
+    commit(empty, day(4), {"b/README.md": readme})
+    history = catalog_history(empty)
+    assert history == {
+        "a": FilterHistory(day(1), day(2), {"1.0.0": day(1), "1.1.0": day(2)}),
+        "b": FilterHistory(day(3), day(4), {"2.0.0": day(3)}),
+    }
+    assert list(history["a"].versions) == ["1.0.0", "1.1.0"]
+    # One filter alone: the same answer, from the same code restricted to its directory.
+    assert filter_history(empty, "a") == history["a"]
+    assert filter_history(empty, "b") == history["b"]
+    assert filter_history(empty, "missing") == FilterHistory(None, None)
+
+
+def test_a_version_removed_and_added_again_keeps_its_first_date(empty: Path) -> None:
+    commit(empty, day(1), {"a/filter.yaml": A_1})
+    commit(empty, day(2), {"a/filter.yaml": "name: a\nversions: []\n"})
+    commit(empty, day(3), {"a/filter.yaml": A_1})
+    assert catalog_history(empty)["a"].versions == {"1.0.0": day(1)}
+
+
+def test_only_entries_of_the_versions_list_count(empty: Path) -> None:
+    original = (
+        "name: a\n"
+        "cloned_from:\n  name: other\n  version: 3.0.0\n"
+        "config:\n  examples:\n  - value:\n      version: 4.0.0\n"
+        "versions:\n- version: 1.0.0\n"
+    )
+    commit(empty, day(1), {"a/filter.yaml": original})
+    # Two hunks in one commit: one under cloned_from (the hunk's heading says so), one under versions.
+    changed = original.replace("version: 3.0.0", "version: 3.1.0") + "- version: 1.2.0-rc.1+build.5\n"
+    commit(empty, day(2), {"a/filter.yaml": changed})
+    commit(empty, day(3), {"a/filter.yaml": changed + "- version: not-a-version\n"})
+    assert catalog_history(empty)["a"].versions == {"1.0.0": day(1), "1.2.0-rc.1+build.5": day(2)}
+
+
+@pytest.mark.parametrize("name", ["\u0430dd-header", "名前", 'quote"and\\backslash'])
+def test_names_come_out_as_they_are(empty: Path, name: str) -> None:
+    commit(empty, day(1), {f"{name}/filter.yaml": A_1})
+    commit(empty, day(2), {f"{name}/filter.yaml": A_2})
+    expected = FilterHistory(day(1), day(2), {"1.0.0": day(1), "1.1.0": day(2)})
+    assert catalog_history(empty) == {name: expected}
+    assert filter_history(empty, name) == expected
+
+
+def test_no_repository_or_no_commits_means_no_history(empty: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    assert catalog_history(empty) == {}
+    assert filter_history(empty, "a") == FilterHistory(None, None)
+    plain = tmp_path_factory.mktemp("plain")
+    assert catalog_history(plain) == {}
+    assert filter_history(plain, "a") == FilterHistory(None, None)
+    assert catalog_history(plain / "missing") == {}
+    (empty / "README.md").write_text("# not a filter\n")
+    git(empty, "add", "-A")
+    git(empty, "commit", "-qm", "no filters")
+    assert catalog_history(empty) == {}
