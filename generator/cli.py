@@ -34,10 +34,16 @@ from generator.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchPolicy
 from generator.files import read_user_file, write_atomic
 from generator.findings import Finding, Findings, Severity, printable
 from generator.loader import find_repo_root, load_catalog
+from generator.site import index as site_index
 from generator.store import BinaryStore
 from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
 
-SCHEMA_PATH = Path("catalog") / "schema" / "filter.schema.json"
+SCHEMA_DIR = Path("catalog") / "schema"
+# The committed JSON Schemas and the models they come from.
+SCHEMAS = {
+    SCHEMA_DIR / "filter.schema.json": model.json_schema_text,
+    SCHEMA_DIR / "index.schema.json": site_index.index_json_schema_text,
+}
 
 # In a pipe or a CI log, do not wrap tables at 80 columns: a line per row is easier to grep.
 # Markup is off: names, summaries and messages come from strangers' files, and "[red]" or "[/]"
@@ -627,21 +633,26 @@ def _print_findings(findings: list[Finding]) -> None:
 @click.option("--check", is_flag=True, help="Exit 1 if the committed schema is stale instead of writing it.")
 @pass_state
 def schema_command(state: State, check: bool) -> None:
-    """Write catalog/schema/filter.schema.json from the metadata model."""
+    """Write catalog/schema/filter.schema.json (filter.yaml) and index.schema.json (the site's index.json)."""
     try:
-        path = state.catalog_root / SCHEMA_PATH
+        root = state.catalog_root
     except UsageError as error:
         fail(error)
-    text = model.json_schema_text()
-    current = path.read_text(encoding="utf-8") if path.is_file() else None
-    if check:
-        if current != text:
-            err.print(f"{SCHEMA_PATH} is stale; run `catalog schema` and commit it", highlight=False)
-            sys.exit(1)
-        return
-    if current != text:
-        write_atomic(path, text)
-        err.print(f"wrote {SCHEMA_PATH}", highlight=False)
+    stale = False
+    for relative, make_text in SCHEMAS.items():
+        path = root / relative
+        text = make_text()
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        if check:
+            err.print(f"{relative} is stale; run `catalog schema` and commit it", highlight=False)
+            stale = True
+        else:
+            write_atomic(path, text)
+            err.print(f"wrote {relative}", highlight=False)
+    if stale:
+        sys.exit(1)
 
 
 @main.command("rules")

@@ -179,3 +179,30 @@ def http_server() -> Iterator[StaticServer]:
         server.httpd.shutdown()
         server.httpd.server_close()
         server.thread.join(timeout=5)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the current output instead of comparing",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Compare text with `tests/golden/<name>`, or rewrite it with `pytest --update-golden`."""
+    update = bool(request.config.getoption("--update-golden"))
+
+    def check(name: str, text: str) -> None:
+        path = REPO_ROOT / "tests" / "golden" / name
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.is_file(), f"{path} is missing: run `pytest --update-golden` and review it"
+        assert text == path.read_text(encoding="utf-8"), (
+            f"{name} differs from its golden file (`pytest --update-golden`)"
+        )
+
+    return check

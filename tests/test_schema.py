@@ -10,14 +10,17 @@ from click.testing import CliRunner
 
 from generator import model
 from generator.cli import main
+from generator.site.index import index_json_schema_text
 from tests.conftest import REPO_ROOT, filter_data
 from tests.wasm_modules import proxy_module
 
 SCHEMA = REPO_ROOT / "catalog" / "schema" / "filter.schema.json"
+INDEX_SCHEMA = REPO_ROOT / "catalog" / "schema" / "index.schema.json"
 
 
-def test_committed_schema_is_current() -> None:
+def test_committed_schemas_are_current() -> None:
     assert SCHEMA.read_text() == model.json_schema_text(), "the schema is stale: run `catalog schema` and commit it"
+    assert INDEX_SCHEMA.read_text() == index_json_schema_text(), "stale: run `catalog schema` and commit it"
 
 
 def test_schema_check_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -26,8 +29,15 @@ def test_schema_check_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
     stale = runner.invoke(main, ["--root", str(tmp_path), "schema", "--check"])
     assert stale.exit_code == 1
     assert "run `catalog schema` and commit it" in stale.stderr
+    assert "filter.schema.json is stale" in stale.stderr
+    assert "index.schema.json is stale" in stale.stderr
     assert runner.invoke(main, ["--root", str(tmp_path), "schema"]).exit_code == 0
     assert runner.invoke(main, ["--root", str(tmp_path), "schema", "--check"]).exit_code == 0
+    (tmp_path / "catalog" / "schema" / "index.schema.json").write_text("{}\n")
+    one_stale = runner.invoke(main, ["--root", str(tmp_path), "schema", "--check"])
+    assert one_stale.exit_code == 1
+    assert "index.schema.json is stale" in one_stale.stderr
+    assert "filter.schema.json" not in one_stale.stderr
 
 
 def test_schema_accepts_what_the_model_accepts_and_refuses_unknown_fields() -> None:

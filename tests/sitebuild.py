@@ -1,0 +1,172 @@
+"""A small catalog for the site tests, committed to git at fixed dates, and a real mkdocs build of it.
+
+The catalog has what the site must treat differently: two public filters with different facets
+(one with a yanked version, a recorded proof and cases), a network filter, a README full of XSS
+payloads, an unlisted filter and a private one. Words that appear in only one filter
+(`zanzibar`, `quokka`, `wombat`) let tests check what search and the lists can see.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.conftest import REPO_ROOT, CatalogBuilder, version_data
+from tests.wasm_modules import proxy_module
+
+DAY_ONE = "2026-01-02T03:04:05+00:00"
+DAY_TWO = "2026-02-03T04:05:06+00:00"
+REPOSITORY = "https://github.com/example/catalog"
+
+XSS_README = """# Evil
+
+Plain words survive: harmless-text.
+
+<script>window.__xss = "script"; alert("script")</script>
+<img src="x" onerror="window.__xss = 'onerror'; alert('onerror')">
+<iframe src="javascript:alert('iframe')"></iframe>
+<svg onload="window.__xss = 'svg'"><circle r="4"/></svg>
+<a href="javascript:window.__xss = 'link'">javascript link</a>
+[markdown javascript link](javascript:window.__xss='md-link')
+[data link](data:text/html,<script>alert('data')</script>)
+<div onmouseover="window.__xss = 'hover'" style="position:fixed;inset:0">cover</div>
+<form action="https://evil.example/"><input name="q"></form>
+<details open ontoggle="window.__xss = 'toggle'"><summary>toggle</summary>x</details>
+"""
+
+
+ALPHA_README = "# Alpha auth\n\nRefuses requests from zanzibar without a token.\n\n## Usage\n\nSee [the source](src/alpha.c).\n"
+BUILT = {"build": {"recipe": "wat", "path": "src/filter.wat"}}  # no own URL: the catalog's release URL applies
+
+
+def binary(tag: int) -> bytes:
+    """A distinct valid proxy-wasm module per tag (the tag is an extra exported global)."""
+    return proxy_module(extra=[f'(global (export "tag{tag}") i32 (i32.const {tag}))'])
+
+
+def git(root: Path, *args: str, date: str = DAY_ONE) -> None:
+    env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args],
+        cwd=root, check=True, capture_output=True, env=env,
+    )  # fmt: skip
+
+
+def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
+    """Write the site tests' catalog and commit it at fixed dates; return each release's bytes by URL path."""
+    alpha_old, alpha_new, beta, gamma, evil = binary(1), binary(2), binary(3), binary(4), binary(5)
+    catalog.add(
+        "alpha-auth",
+        alpha_old,
+        title="Alpha auth",
+        summary="Checks bearer tokens before the upstream sees a request.",
+        language="c",
+        categories=["authentication", "security"],
+        keywords=["jwt", "bearer"],
+        repository="https://github.com/example/alpha-auth",
+        readme=ALPHA_README,
+        versions=[
+            version_data("1.0.0", alpha_old, source=BUILT, yanked=True, yank_reason="answers 500 on empty tokens")
+        ],
+    )
+    alpha_dir = catalog.directory("alpha-auth")
+    (alpha_dir / "cases.yaml").write_text(
+        "cases:\n- name: refuses a request without a token\n  requests:\n  - expect:\n      status: 401\n"
+    )
+    catalog.add(
+        "beta-headers",
+        beta,
+        title="Beta headers",
+        summary="Adds a response header.",
+        license="MIT",
+        versions=[version_data("0.3.0", beta, abi="0.2.0", source=BUILT)],
+    )
+    catalog.add(
+        "gamma-net",
+        gamma,
+        title="Gamma network",
+        summary="Counts bytes on TCP connections.",
+        language="rust",
+        categories=["observability"],
+        license="BSD-3-Clause",
+        versions=[version_data("2.0.0", gamma, kind="network", capabilities=["metrics"], source=BUILT)],
+    )
+    catalog.add(
+        "evil-readme",
+        evil,
+        title="Evil </title><script>window.__xss='title'</script>",
+        summary='Tries [every](javascript:x) "trick" <script>window.__xss="summary"</script>.',
+        readme=XSS_README,
+        versions=[version_data("1.0.0", evil, source=BUILT)],
+    )
+    catalog.add(
+        "hidden-unlisted", binary(6), visibility="unlisted", summary="The quokka filter.", readme="# q\n\nquokka\n"
+    )
+    catalog.add(
+        "secret-private", binary(7), visibility="private", summary="The wombat filter.", readme="# w\n\nwombat\n"
+    )
+    git(catalog.root, "init", "-q", "-b", "main")
+    git(catalog.root, "add", "-A")
+    git(catalog.root, "commit", "-qm", "first filters")
+
+    # Day two: alpha-auth 1.1.0 arrives, proven in Envoy.
+    data = yaml.safe_load((alpha_dir / "filter.yaml").read_text())
+    data["versions"].append(version_data("1.1.0", alpha_new, source=BUILT))
+    catalog.write("alpha-auth", data, readme=(alpha_dir / "README.md").read_text())
+    catalog.store.put(alpha_new)
+    proofs = {
+        "versions": {
+            "1.1.0": {
+                "envoy": "1.40.0",
+                "runtime": "envoy.wasm.runtime.v8",
+                "date": "2026-02-03",
+                "cases": [
+                    {"name": "smoke", "passed": True},
+                    {"name": "refuses a request without a token", "passed": True},
+                ],
+                "start_fuel": 1000,
+                "fuel_per_request": 42,
+            }
+        }
+    }
+    (alpha_dir / "proofs.yaml").write_text(yaml.safe_dump(proofs, sort_keys=False))
+    git(catalog.root, "add", "-A")
+    git(catalog.root, "commit", "-qm", "alpha-auth 1.1.0", date=DAY_TWO)
+    return {
+        "/alpha-auth-v1.0.0/alpha-auth.wasm": alpha_old,
+        "/alpha-auth-v1.1.0/alpha-auth.wasm": alpha_new,
+        "/beta-headers-v0.3.0/beta-headers.wasm": beta,
+        "/gamma-net-v2.0.0/gamma-net.wasm": gamma,
+        "/evil-readme-v1.0.0/evil-readme.wasm": evil,
+    }
+
+
+def site_config(root: Path, site_dir: Path, release_url: str | None = None) -> Path:
+    """A mkdocs.yml for the catalog at `root`: the repository's own, with paths made absolute."""
+    config: dict[str, Any] = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text())
+    config["docs_dir"] = str(REPO_ROOT / "docs")
+    config["site_dir"] = str(site_dir)
+    config["repo_url"] = REPOSITORY
+    config["theme"]["custom_dir"] = str(REPO_ROOT / "site_templates" / "overrides")
+    plugin: dict[str, Any] = {"templates": str(REPO_ROOT / "site_templates")}
+    if release_url is not None:
+        plugin["release_url"] = release_url
+    config["plugins"] = ["search", {"catalog": plugin}]
+    path = root / "mkdocs.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def build_site(root: Path, site_dir: Path, release_url: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build --strict` of the catalog at `root`, as a user runs it."""
+    config = site_config(root, site_dir, release_url)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-f", str(config)],
+        cwd=root, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )  # fmt: skip

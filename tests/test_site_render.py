@@ -1,0 +1,112 @@
+"""The renderer: catalog -> Markdown pages and index.json, without mkdocs.
+
+Golden files (tests/golden/site/) hold the generated Markdown and index.json of the site tests'
+catalog; `pytest --update-golden` rewrites them after a deliberate change.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from generator.gitrepo import catalog_history
+from generator.loader import load_catalog
+from generator.site.render import HOME_PAGE, INDEX_FILE, SUBMIT_PAGE, SiteOutput, render_site
+from generator.site.views import SiteOptions, check_release_override
+from tests.conftest import REPO_ROOT, CatalogBuilder
+from tests.sitebuild import REPOSITORY, make_site_catalog
+
+RELEASES = "https://releases.example.org/{name}/{version}/{name}.wasm"
+
+
+@pytest.fixture
+def output(catalog: CatalogBuilder) -> SiteOutput:
+    make_site_catalog(catalog)
+    loaded = load_catalog(catalog.root)
+    options = SiteOptions(repo_url=REPOSITORY, release_url=RELEASES)
+    return render_site(loaded, catalog_history(catalog.root), options)
+
+
+def pages(output: SiteOutput) -> dict[str, str]:
+    return {page.path: page.content for page in output.pages}
+
+
+def test_generated_markdown_and_index_match_golden_files(output: SiteOutput, golden) -> None:  # type: ignore[no-untyped-def]
+    by_path = pages(output)
+    for path in (HOME_PAGE, "filters/alpha-auth/index.md", "filters/evil-readme/index.md"):
+        golden(f"site/{path.replace('/', '__')}", by_path[path])
+    golden("site/index.json", output.files[INDEX_FILE].decode())
+
+
+def test_pages_exist_for_public_and_unlisted_filters_only(output: SiteOutput) -> None:
+    assert sorted(pages(output)) == [
+        "filters/alpha-auth/index.md",
+        "filters/beta-headers/index.md",
+        "filters/evil-readme/index.md",
+        "filters/gamma-net/index.md",
+        "filters/hidden-unlisted/index.md",
+        HOME_PAGE,
+        SUBMIT_PAGE,
+    ]
+    everything = "".join(pages(output).values()) + "".join(f.decode() for f in output.files.values())
+    assert "wombat" not in everything
+    assert "secret-private" not in everything
+
+
+def test_unlisted_filters_are_in_no_list_and_out_of_search(output: SiteOutput) -> None:
+    unlisted = next(p for p in output.pages if p.path == "filters/hidden-unlisted/index.md")
+    assert not unlisted.listed
+    assert "search:\n  exclude: true\nunlisted: true\n" in unlisted.content
+    home = pages(output)[HOME_PAGE]
+    assert "hidden-unlisted" not in home
+    assert "quokka" not in home
+    index = json.loads(output.files[INDEX_FILE])
+    assert [f["name"] for f in index["filters"]] == ["alpha-auth", "beta-headers", "evil-readme", "gamma-net"]
+
+
+def test_index_json_follows_its_committed_schema(output: SiteOutput) -> None:
+    schema = json.loads((REPO_ROOT / "catalog" / "schema" / "index.schema.json").read_text())
+    assert output.files["schema/index.schema.json"].decode() == json.dumps(schema, indent=2) + "\n"
+    jsonschema.Draft202012Validator(schema).validate(json.loads(output.files[INDEX_FILE]))
+
+
+def test_index_json_carries_versions_dates_proofs_and_download_links(output: SiteOutput) -> None:
+    alpha = json.loads(output.files[INDEX_FILE])["filters"][0]
+    assert alpha["latest"] == "1.1.0"
+    assert (alpha["first_published"], alpha["updated"]) == ("2026-01-02", "2026-02-03")
+    assert [(v["version"], v["published"], v["yanked"]) for v in alpha["versions"]] == [
+        ("1.1.0", "2026-02-03", False),
+        ("1.0.0", "2026-01-02", True),
+    ]
+    assert alpha["versions"][0]["download_url"] == "https://releases.example.org/alpha-auth/1.1.0/alpha-auth.wasm"
+    assert alpha["proof"] == {"envoy": "1.40.0", "runtime": "envoy.wasm.runtime.v8", "date": "2026-02-03",
+                              "passed": True, "cases": 2}  # fmt: skip
+
+
+def test_page_titles_are_escaped_for_the_theme(output: SiteOutput) -> None:
+    evil = pages(output)["filters/evil-readme/index.md"]
+    front = evil.split("---\n")[1]
+    assert "title: Evil &lt;/title&gt;&lt;script&gt;" in front
+    assert "<script" not in evil
+
+
+def test_a_filter_page_links_its_readme_into_the_repository(output: SiteOutput) -> None:
+    alpha = pages(output)["filters/alpha-auth/index.md"]
+    assert 'href="https://github.com/example/catalog/blob/main/catalog/filters/alpha-auth/src/alpha.c"' in alpha
+
+
+@pytest.mark.parametrize(
+    ("template", "accepted"),
+    [
+        ("https://mirror.example.org/{name}/{version}.wasm", True),
+        ("http://127.0.0.1:8080/{name}-v{version}/{name}.wasm", True),
+        ("http://localhost/{name}/{version}", True),
+        ("http://mirror.example.org/{name}/{version}.wasm", False),
+        ("ftp://127.0.0.1/{name}/{version}", False),
+        ("https://mirror.example.org/{name}.wasm", False),
+    ],
+)
+def test_release_url_override(template: str, accepted: bool) -> None:
+    assert (check_release_override(template) is None) is accepted
