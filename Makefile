@@ -11,12 +11,17 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP) toolchains
 
-# The sample filters' toolchains, from Debian: clang 14 and lld 14 for the C filters. Node.js and
-# npm (for the AssemblyScript filter) come with the machine. Installed only when missing.
+# From Debian, installed only when missing: clang 14 and lld 14 for the C filters, and chromium for
+# the site's browser tests (driven by Playwright; never a downloaded browser). Node.js and npm (for
+# the AssemblyScript filter) come with the machine.
 toolchains:
-	@if ! command -v clang-14 >/dev/null || ! command -v wasm-ld-14 >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang-14 lld-14 >/dev/null; \
-	  else echo "missing toolchain: run 'sudo apt-get install clang-14 lld-14' (Debian 12)" >&2; exit 1; fi; \
+	@missing=""; \
+	command -v clang-14 >/dev/null || missing="$$missing clang-14"; \
+	command -v wasm-ld-14 >/dev/null || missing="$$missing lld-14"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (Debian)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing; run 'sudo apt-get install$$missing' (Debian 12)" >&2; exit 1; fi; \
 	fi
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "missing toolchain: install Node.js 20 and npm" >&2; exit 1; }
 
@@ -30,13 +35,13 @@ $(STAMP): pyproject.toml constraints.txt
 # not (CI proves them with `make prove` / the test suite).
 site: $(STAMP)
 	$(VENV)/bin/catalog validate --metadata-only
-	$(VENV)/bin/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 prove: setup
 	$(VENV)/bin/catalog validate --deep --rebuild
 
 serve: $(STAMP)
-	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
 
 lint: setup
 	$(VENV)/bin/ruff check generator tests benchmarks
@@ -51,4 +56,4 @@ quick: setup
 	$(PY) -m pytest -m 'not slow' -q
 
 clean:
-	rm -rf $(VENV) site .catalog-cache
+	rm -rf $(VENV) site .catalog-cache test-artifacts

@@ -13,6 +13,7 @@ import semver
 from generator import rules
 from generator.configschema import UnusableSchema, schema_problems, value_problems
 from generator.files import check_regular_file
+from generator.icon import load_icon
 from generator.findings import Finding
 from generator.loader import FilterEntry
 from generator.model import FilterMeta
@@ -128,6 +129,17 @@ def build_sources_exist(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
     return findings
 
 
+def icon_valid(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """The icon, when declared, is a small PNG inside the filter's directory."""
+    if meta.icon is None:
+        return []
+    _, file_findings, problem = load_icon(entry.directory, entry.display, meta.icon)
+    findings = [entry.field_finding(f.rule, ("icon",), f"'{meta.icon}': {f.message}") for f in file_findings]
+    if problem:
+        findings.append(entry.field_finding(rules.BadIcon, ("icon",), problem))
+    return findings
+
+
 def sources_declared(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
     """Every version says where CI obtains its binary."""
     return [
@@ -184,5 +196,6 @@ CHECKS: tuple[Check, ...] = (
     config_examples_valid,
     versions_ordered,
     build_sources_exist,
+    icon_valid,
     cases_valid,
 )

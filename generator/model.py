@@ -341,6 +341,11 @@ class FilterMeta(_Strict):
     keywords: Annotated[list[Keyword], AfterValidator(_unique)] = Field(
         default_factory=list, max_length=20, description="Search words: lower case, digits and '-', at most 20."
     )
+    icon: RelativePath | None = Field(
+        default=None,
+        description="A square PNG in the filter's directory (at most 64 KiB, 1024x1024), shown on cards and the "
+        "filter's page. Without it the site draws the title's initials.",
+    )
     homepage: HttpsUrl | None = Field(default=None, description="Project homepage (https).")
     repository: HttpsUrl | None = Field(default=None, description="Source repository (https).")
     cloned_from: ClonedFrom | None = Field(default=None, description="Set by `catalog filter clone`.")

@@ -287,6 +287,17 @@ class MissingSource(Rule):
     id = "CAT121"
 
 
+class BadIcon(Rule):
+    """The icon is not a PNG image inside the filter's directory, or it is too large.
+
+    The site serves icons from its own origin, where an SVG or HTML file could run script, so
+    only PNG is accepted (at most 64 KiB and 1024x1024 pixels). Remove `icon` to get the
+    generated placeholder instead.
+    """
+
+    id = "CAT124"
+
+
 class CaseConfigFailsSchema(Rule):
     """A behaviour case's configuration does not validate against the filter's configuration schema.
 

@@ -1,7 +1,7 @@
 """A small catalog for the site tests, committed to git at fixed dates, and a real mkdocs build of it.
 
 The catalog has what the site must treat differently: two public filters with different facets
-(one with a yanked version, a recorded proof and cases), a network filter, a README full of XSS
+(one with a yanked version, a recorded proof and cases; one with an icon), a network filter, a README full of XSS
 payloads, an unlisted filter and a private one. Words that appear in only one filter
 (`zanzibar`, `quokka`, `wombat`) let tests check what search and the lists can see.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import REPO_ROOT, CatalogBuilder, version_data
-from tests.wasm_modules import proxy_module
+from tests.wasm_modules import png, proxy_module
 
 DAY_ONE = "2026-01-02T03:04:05+00:00"
 DAY_TWO = "2026-02-03T04:05:06+00:00"
@@ -40,7 +40,14 @@ Plain words survive: harmless-text.
 """
 
 
-ALPHA_README = "# Alpha auth\n\nRefuses requests from zanzibar without a token.\n\n## Usage\n\nSee [the source](src/alpha.c).\n"
+ALPHA_README = """# Alpha auth
+
+Refuses requests from zanzibar without a token.
+
+## Usage
+
+See [the source](src/alpha.c).
+"""
 BUILT = {"build": {"recipe": "wat", "path": "src/filter.wat"}}  # no own URL: the catalog's release URL applies
 
 
@@ -84,8 +91,10 @@ def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
         title="Beta headers",
         summary="Adds a response header.",
         license="MIT",
+        icon="icon.png",
         versions=[version_data("0.3.0", beta, abi="0.2.0", source=BUILT)],
     )
+    (catalog.directory("beta-headers") / "icon.png").write_bytes(png())
     catalog.add(
         "gamma-net",
         gamma,

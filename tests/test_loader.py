@@ -13,7 +13,7 @@ from generator.checks import check_metadata
 from generator.findings import Position
 from generator.loader import find_repo_root, load_catalog, load_filter
 from tests.conftest import CatalogBuilder, filter_data, version_data
-from tests.wasm_modules import proxy_module
+from tests.wasm_modules import png, proxy_module
 
 
 def findings_of(catalog: CatalogBuilder, name: str) -> list[str]:
@@ -400,3 +400,36 @@ def test_positions_follow_the_file(catalog: CatalogBuilder) -> None:
 def test_find_repo_root(tmp_path: Path) -> None:
     (tmp_path / "catalog" / "filters" / "x").mkdir(parents=True)
     assert find_repo_root(tmp_path / "catalog" / "filters" / "x") == tmp_path.resolve()
+
+
+def test_a_png_icon_is_accepted(catalog: CatalogBuilder) -> None:
+    directory = catalog.add("a", icon="icon.png")
+    (directory / "icon.png").write_bytes(png())
+    assert findings_of(catalog, "a") == []
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "icon: expected a PNG image, got 59 bytes"),
+        (None, "icon: 'icon.png': file is missing"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * (64 * 1024), "icon: 'icon.png': expected at most 64.0 KiB"),
+        ("huge", "icon: expected at most 1024x1024 pixels, got 2048x16"),
+    ],
+)
+def test_a_bad_icon_is_refused(catalog: CatalogBuilder, content: bytes | str | None, fragment: str) -> None:
+    directory = catalog.add("a", icon="icon.png")
+    if content == "huge":
+        (directory / "icon.png").write_bytes(png(2048, 16))
+    elif isinstance(content, bytes):
+        (directory / "icon.png").write_bytes(content)
+    lines = findings_of(catalog, "a")
+    assert any(fragment in line for line in lines), lines
+    assert all("[CAT124]" in line or "[CAT0" in line for line in lines)
+
+
+def test_an_icon_outside_the_directory_is_refused(catalog: CatalogBuilder) -> None:
+    catalog.add("b")
+    catalog.add("a", icon="../b/README.md")
+    lines = findings_of(catalog, "a")
+    assert any("icon:" in line and "[CAT" in line for line in lines), lines

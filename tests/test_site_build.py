@@ -17,6 +17,7 @@ from bs4 import BeautifulSoup
 from generator.store import BinaryStore
 from tests.conftest import REPO_ROOT, CatalogBuilder
 from tests.sitebuild import build_site, make_site_catalog, site_config
+from tests.wasm_modules import png
 
 pytestmark = pytest.mark.slow
 PUBLIC = ["alpha-auth", "beta-headers", "evil-readme", "gamma-net"]
@@ -49,6 +50,8 @@ def test_home_lists_public_filters_as_cards_and_rows(site: Path) -> None:
     assert "v1.1.0" in alpha.select_one(".catalog-card-facts").get_text()
     assert alpha["data-category"] == "authentication|security"
     assert cards[1].select_one(".catalog-badge").get_text() == "not yet proven"
+    assert cards[1].select_one("img.catalog-icon")["src"] == "filters/beta-headers/icon.png"
+    assert alpha.select_one("span.catalog-icon").get_text() == "AA"  # no icon: the title's initials
     assert home.select_one(".catalog-table")["hidden"] == ""  # the script shows it on demand
 
 
@@ -127,6 +130,12 @@ def test_the_site_loads_nothing_from_elsewhere(site: Path) -> None:
         if page.select("[data-md-component=source]"):
             offenders.append(f"{path}: the theme's repository widget calls GitHub's API")
     assert offenders == []
+
+
+def test_icons_are_served_beside_their_page(site: Path) -> None:
+    assert (site / "filters" / "beta-headers" / "icon.png").read_bytes() == png()
+    page = soup(site, "filters/beta-headers/index.html")
+    assert page.select_one(".catalog-filter-header img.catalog-icon")["src"] == "icon.png"
 
 
 def test_json_schemas_are_published(site: Path) -> None:

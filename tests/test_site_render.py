@@ -50,7 +50,7 @@ def test_pages_exist_for_public_and_unlisted_filters_only(output: SiteOutput) ->
         HOME_PAGE,
         SUBMIT_PAGE,
     ]
-    everything = "".join(pages(output).values()) + "".join(f.decode() for f in output.files.values())
+    everything = "".join(pages(output).values()) + "".join(str(f) for f in output.files.values())
     assert "wombat" not in everything
     assert "secret-private" not in everything
 

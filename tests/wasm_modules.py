@@ -88,3 +88,16 @@ def producers_section(fields: dict[str, list[tuple[str, str]]]) -> bytes:
         payload += name(field_name) + leb128(len(values))
         payload += b"".join(name(value_name) + name(version) for value_name, version in values)
     return custom_section("producers", payload)
+
+
+def png(width: int = 8, height: int = 8) -> bytes:
+    """A valid PNG image of one colour (the site's filter icons), built by hand like the wasm fixtures."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x20\x60\xa0" * width for _ in range(height))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
