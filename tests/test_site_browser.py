@@ -157,10 +157,15 @@ def page(browser: Browser, watch: Watch) -> Iterator[Page]:
 def search(page: Page, word: str) -> list[str]:
     """Type `word` into the theme's search and return the result links (empty if nothing matches)."""
     box = page.locator("input.md-search__input")
-    box.click()
-    box.fill("")
-    box.press_sequentially(word, delay=20)
     meta = page.locator(".md-search-result__meta")
+    box.click()
+    # The theme reads the query on keyup. Clearing first (and waiting for the placeholder, which
+    # also waits for the search index) keeps the previous word's results from being read as these.
+    box.fill("")
+    box.press("End")
+    expect(meta).to_have_text("Type to start searching")
+    box.fill(word)
+    box.press("End")  # one keyup with the whole word: no results of a half-typed word
     expect(meta).to_have_text(re.compile(r"No matching documents|\d+ matching documents?"))
     links = page.locator(".md-search-result__item > a.md-search-result__link")
     return [urlsplit(href).path for href in links.evaluate_all("els => els.map(e => e.href)")]
@@ -246,6 +251,32 @@ def test_grid_table_switch_is_remembered_and_table_sorts(site: Site, page: Page)
     expect(size).not_to_have_attribute("data-order", re.compile(".*"))
 
 
+def test_icons_load_and_placeholders_show_initials(site: Site, page: Page) -> None:
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    page.goto(site.page("/"))
+    icon = page.locator('.catalog-card[data-name="beta-headers"] img.catalog-icon')
+    expect(icon).to_be_visible()
+    page.wait_for_function(loaded, arg=icon.element_handle())
+    expect(page.locator('.catalog-card[data-name="alpha-auth"] .catalog-icon')).to_have_text("AA")
+    page.goto(site.page("/filters/beta-headers/"))
+    header_icon = page.locator(".catalog-filter-header img.catalog-icon")
+    expect(header_icon).to_be_visible()
+    page.wait_for_function(loaded, arg=header_icon.element_handle())
+
+
+def test_table_scrolls_inside_its_column_on_a_phone(site: Site, page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(site.page("/"))
+    page.locator("button[data-view-button=table]").click()
+    table = page.locator("table.catalog-table")
+    expect(table).to_be_visible()
+    page_width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert page_width[0] <= page_width[1], f"the page scrolls sideways: {page_width}"
+    results = page.locator(".catalog-results").evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert results[0] > results[1], "the table should be wider than a phone and scroll inside its column"
+    assert page.locator("tbody tr[data-item]").first.locator("a").is_visible()
+
+
 def test_facets_narrow_both_views(site: Site, page: Page) -> None:
     page.goto(site.page("/"))
     shown = page.locator("[data-shown]")
@@ -303,6 +334,13 @@ def test_downloads_match_the_shown_sha256(site: Site, page: Page) -> None:
         expect(shown).to_be_visible()
         assert hashlib.sha256(response.body()).hexdigest() == shown.inner_text().strip(), version
     assert sorted(versions) == ["1.0.0", "1.1.0"]
+    # On a desktop screen the versions table fits: no download link hides behind a sideways scroll.
+    column = page.locator(".md-content").bounding_box()
+    assert column is not None
+    for i in range(links.count()):
+        box = links.nth(i).bounding_box()
+        assert box is not None
+        assert box["x"] + box["width"] <= column["x"] + column["width"], "a download link is cut off"
     assert sorted(site.releases.requests) == [
         "/alpha-auth-v1.0.0/alpha-auth.wasm",
         "/alpha-auth-v1.1.0/alpha-auth.wasm",
@@ -418,6 +456,6 @@ def test_screenshots_for_reviewers(site: Site, page: Page) -> None:
             expect(page.locator("table.catalog-table")).to_be_visible()
         path = out / name
         path.unlink(missing_ok=True)
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=True, animations="disabled")
         assert path.stat().st_size > 0, path
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -202,3 +203,54 @@ def test_a_plain_http_release_mirror_is_refused(catalog: CatalogBuilder, tmp_pat
     result = build_site(catalog.root, tmp_path / "site", release_url="http://mirror.example.org/{name}/{version}")
     assert result.returncode == 1
     assert "release_url: expected https (or http on 127.0.0.1 / localhost)" in result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_mkdocs_serve_rebuilds_when_a_filter_changes(catalog: CatalogBuilder, tmp_path: Path) -> None:
+    """`mkdocs serve` as a contributor runs it: the page changes after filter.yaml does."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    catalog.add("live", summary="Before the edit.")
+    config = site_config(catalog.root, tmp_path / "site")
+    mount = urlsplit(yaml.safe_load(config.read_text())["site_url"]).path  # serve mounts the site at its path
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mkdocs"), "serve", "-f", str(config), "-a", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def page() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{mount}filters/live/", timeout=5) as response:  # noqa: S310
+            return str(response.read().decode())
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if text in page():
+                    return
+            except OSError:
+                pass
+            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared")
+
+    try:
+        wait_for("Before the edit.")
+        time.sleep(1)  # the watcher starts after the first build
+        path = catalog.metadata_path("live")
+        path.write_text(path.read_text().replace("Before the edit.", "After the edit."))
+        wait_for("After the edit.")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
