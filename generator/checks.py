@@ -13,8 +13,8 @@ import semver
 from generator import rules
 from generator.configschema import UnusableSchema, schema_problems, value_problems
 from generator.files import check_regular_file
-from generator.icon import load_icon
 from generator.findings import Finding
+from generator.icon import load_icon
 from generator.loader import FilterEntry
 from generator.model import FilterMeta
 from generator.yamlfile import FieldPath
