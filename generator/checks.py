@@ -15,21 +15,36 @@ from generator.configschema import UnusableSchema, schema_problems, value_proble
 from generator.files import check_regular_file
 from generator.findings import Finding
 from generator.icon import load_icon
-from generator.loader import FilterEntry
-from generator.model import FilterMeta
+from generator.loader import TEAMS_FILE, FilterEntry
+from generator.model import FilterMeta, TeamsFile
 from generator.yamlfile import FieldPath
 
 Check = Callable[[FilterEntry, FilterMeta], list[Finding]]
 
 
-def check_metadata(entry: FilterEntry) -> list[Finding]:
-    """Every metadata check for a filter whose `filter.yaml` loaded."""
+def check_metadata(entry: FilterEntry, teams: TeamsFile | None = None) -> list[Finding]:
+    """Every metadata check for a filter whose `filter.yaml` loaded; owners against `teams` if given."""
     if entry.meta is None:
         return []
     findings: list[Finding] = []
     for check in CHECKS:
         findings += check(entry, entry.meta)
+    if teams is not None:
+        findings += owners_known(entry, entry.meta, teams)
     return findings
+
+
+def owners_known(entry: FilterEntry, meta: FilterMeta, teams: TeamsFile) -> list[Finding]:
+    """Every team among the owners is in the catalog's teams file (users cannot be checked offline)."""
+    return [
+        entry.field_finding(
+            rules.UnknownTeam,
+            ("owners", index),
+            f"expected a team listed in {TEAMS_FILE.as_posix()} ({', '.join(sorted(teams.teams))}), got '{owner}'",
+        )
+        for index, owner in enumerate(meta.owners)
+        if teams.is_team(owner) and owner not in teams.teams
+    ]
 
 
 def name_matches_directory(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:

@@ -18,12 +18,13 @@ from generator import rules
 from generator.cases import CASES_FILE, CasesFile
 from generator.files import KIB, MIB, read_text
 from generator.findings import Finding
-from generator.model import CatalogSettings, FilterMeta
+from generator.model import CatalogSettings, FilterMeta, TeamsFile
 from generator.proofs import PROOFS_FILE, Proofs
 from generator.yamlfile import FieldPath, YamlDocument, format_path, json_type, read_yaml
 
 FILTERS_DIR = Path("catalog") / "filters"
 SETTINGS_FILE = Path("catalog") / "catalog.yaml"
+TEAMS_FILE = Path("catalog") / "teams.yaml"
 METADATA_FILE = "filter.yaml"
 README_FILE = "README.md"
 MAX_METADATA_BYTES = 256 * KIB
@@ -88,6 +89,7 @@ class Catalog:
     root: Path
     entries: dict[str, FilterEntry] = field(default_factory=dict)
     settings: CatalogSettings | None = None
+    teams: TeamsFile | None = None  # None when the catalog has no teams file (then team owners are not checked)
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -105,6 +107,8 @@ def load_catalog(root: Path, names: Iterable[str] | None = None) -> Catalog:
     """Load every filter (or only `names`) of the catalog at repository root `root`."""
     catalog = Catalog(root=root)
     catalog.settings, catalog.findings = load_settings(root)
+    catalog.teams, teams_findings = load_teams(root)
+    catalog.findings += teams_findings
     filters_dir = catalog.filters_dir
     if names is not None:
         wanted = sorted(set(names))
@@ -135,6 +139,17 @@ def load_settings(root: Path) -> tuple[CatalogSettings | None, list[Finding]]:
     if document is None or findings:
         return None, findings
     return validate_document(CatalogSettings, document)
+
+
+def load_teams(root: Path) -> tuple[TeamsFile | None, list[Finding]]:
+    """`catalog/teams.yaml`: the teams owners may name, and the maintainers. (None, []) when absent."""
+    display = TEAMS_FILE.as_posix()
+    if not (root / TEAMS_FILE).exists() and not (root / TEAMS_FILE).is_symlink():
+        return None, []
+    document, findings = read_yaml(root / TEAMS_FILE, display, MAX_METADATA_BYTES)
+    if document is None or findings:
+        return None, findings
+    return validate_document(TeamsFile, document)
 
 
 def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterEntry:

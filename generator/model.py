@@ -382,6 +382,58 @@ class CatalogSettings(_Strict):
         return self.release_url.replace("{name}", name).replace("{version}", version)
 
 
+def _check_user(value: str) -> str:
+    if not names.USER_HANDLE.match(value):
+        raise _error(rules.BadOwner, "expected a GitHub user '@login', got '{value}'", value=value[:100])
+    return value
+
+
+def _check_team(value: str) -> str:
+    if not names.TEAM_HANDLE.match(value):
+        raise _error(rules.BadOwner, "expected a GitHub team '@org/team', got '{value}'", value=value[:100])
+    return value
+
+
+UserHandle = Annotated[str, AfterValidator(_check_user)]
+TeamHandle = Annotated[str, AfterValidator(_check_team)]
+
+
+class Team(_Strict):
+    """A GitHub team that may own filters, and who is in it (the review checks authors against it)."""
+
+    description: OneLine | None = None
+    members: Annotated[list[UserHandle], AfterValidator(_unique)] = Field(min_length=1)
+
+
+class TeamsFile(_Strict):
+    """`catalog/teams.yaml`: the teams that filters may name as owners, and the catalog's maintainers."""
+
+    maintainers: TeamHandle = Field(
+        description="The team that owns everything outside filter directories and approves new filters."
+    )
+    teams: dict[TeamHandle, Team] = Field(description="Every team that may appear in a filter's owners.")
+
+    @model_validator(mode="after")
+    def _maintainers_listed(self) -> TeamsFile:
+        if self.maintainers not in self.teams:
+            raise _error(
+                rules.BadOwner,
+                "expected the maintainers team '{team}' under teams, got no such team",
+                team=self.maintainers,
+            )
+        return self
+
+    def is_team(self, owner: str) -> bool:
+        return "/" in owner
+
+    def members_of(self, owner: str) -> set[str]:
+        """The users an owner stands for: a team's members, or the user itself (case-insensitive logins)."""
+        if self.is_team(owner):
+            team = self.teams.get(owner)
+            return {m.lower() for m in team.members} if team else set()
+        return {owner.lower()}
+
+
 def fields_after(name: str) -> list[str]:
     """The `filter.yaml` keys that follow `name` in the model's order (where to insert `name`)."""
     keys = [info.alias or key for key, info in FilterMeta.model_fields.items()]

@@ -298,6 +298,17 @@ class BadIcon(Rule):
     id = "CAT124"
 
 
+class UnknownTeam(Rule):
+    """A filter names a team as owner that `catalog/teams.yaml` does not list.
+
+    CODEOWNERS and the review report map owners to the people who approve changes; an unknown
+    team would leave a filter without reviewers. Add the team (with its members) to
+    `catalog/teams.yaml` in the same pull request, or name users instead.
+    """
+
+    id = "CAT125"
+
+
 class CaseConfigFailsSchema(Rule):
     """A behaviour case's configuration does not validate against the filter's configuration schema.
 

@@ -433,3 +433,44 @@ def test_an_icon_outside_the_directory_is_refused(catalog: CatalogBuilder) -> No
     catalog.add("a", icon="../b/README.md")
     lines = findings_of(catalog, "a")
     assert any("icon:" in line and "[CAT" in line for line in lines), lines
+
+
+TEAMS = "maintainers: '@acme/maintainers'\nteams:\n  '@acme/maintainers':\n    members: ['@root']\n  '@acme/edge':\n    members: ['@alice', '@bob']\n"
+
+
+def test_team_owners_must_be_in_the_teams_file(catalog: CatalogBuilder) -> None:
+    (catalog.root / "catalog" / "teams.yaml").write_text(TEAMS)
+    catalog.add("a", owners=["@alice", "@acme/edge", "@acme/nobody"])
+    loaded = load_catalog(catalog.root)
+    assert loaded.findings == []
+    assert loaded.teams is not None
+    assert loaded.teams.members_of("@acme/edge") == {"@alice", "@bob"}
+    assert loaded.teams.members_of("@Alice") == {"@alice"}
+    lines = [f.format() for f in check_metadata(loaded.entries["a"], loaded.teams)]
+    assert len(lines) == 1
+    assert "owners[2]: expected a team listed in catalog/teams.yaml" in lines[0]
+    assert "got '@acme/nobody' [CAT125]" in lines[0]
+
+
+def test_without_a_teams_file_teams_are_not_checked(catalog: CatalogBuilder) -> None:
+    catalog.add("a", owners=["@acme/nobody"])
+    loaded = load_catalog(catalog.root)
+    assert loaded.teams is None
+    assert check_metadata(loaded.entries["a"], loaded.teams) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (TEAMS.replace("maintainers: '@acme/maintainers'", "maintainers: '@acme/other'"),
+         "expected the maintainers team '@acme/other' under teams"),
+        (TEAMS.replace("'@acme/edge':", "'@acme':"), "expected a GitHub team '@org/team', got '@acme'"),
+        (TEAMS.replace("['@alice', '@bob']", "['@acme/x']"), "expected a GitHub user '@login', got '@acme/x'"),
+        (TEAMS.replace("['@alice', '@bob']", "[]"), "teams.@acme/edge.members"),
+    ],
+)  # fmt: skip
+def test_a_bad_teams_file_is_a_finding(catalog: CatalogBuilder, text: str, fragment: str) -> None:
+    (catalog.root / "catalog" / "teams.yaml").write_text(text)
+    loaded = load_catalog(catalog.root)
+    assert loaded.teams is None
+    assert any(fragment in f.format() for f in loaded.findings), [f.format() for f in loaded.findings]

@@ -10,7 +10,7 @@ import semver
 from generator.checks import check_metadata
 from generator.files import MIB, read_user_file
 from generator.findings import Finding, Severity
-from generator.loader import Catalog, FilterEntry, load_catalog, load_filter
+from generator.loader import Catalog, FilterEntry, load_catalog, load_filter, load_teams
 from generator.model import Version
 from generator.rules import MissingSource
 
@@ -39,7 +39,8 @@ def staged_errors(root: Path, name: str, staging: Path) -> list[Finding]:
     """The errors the staged directory would have as filter `name` (a missing source is allowed:
     a freshly imported local file has none yet)."""
     entry = load_filter(root, name, directory=staging)
-    findings = entry.findings + check_metadata(entry)
+    teams, _ = load_teams(root)
+    findings = entry.findings + check_metadata(entry, teams)
     return [f for f in findings if f.severity is Severity.ERROR and f.rule is not MissingSource]
 
 

@@ -86,7 +86,7 @@ def validate(
     clean: list[FilterEntry] = []  # filters without errors so far: the ones worth proving in Envoy
     for entry in catalog.entries.values():
         report.checked.append(entry.name)
-        findings = entry.findings + check_metadata(entry)
+        findings = entry.findings + check_metadata(entry, catalog.teams)
         if binaries is not None and entry.meta is not None:
             if progress is not None:
                 progress(f"{entry.name}: binaries")
