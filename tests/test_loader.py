@@ -435,7 +435,13 @@ def test_an_icon_outside_the_directory_is_refused(catalog: CatalogBuilder) -> No
     assert any("icon:" in line and "[CAT" in line for line in lines), lines
 
 
-TEAMS = "maintainers: '@acme/maintainers'\nteams:\n  '@acme/maintainers':\n    members: ['@root']\n  '@acme/edge':\n    members: ['@alice', '@bob']\n"
+TEAMS = """maintainers: '@acme/maintainers'
+teams:
+  '@acme/maintainers':
+    members: ['@root']
+  '@acme/edge':
+    members: ['@alice', '@bob']
+"""
 
 
 def test_team_owners_must_be_in_the_teams_file(catalog: CatalogBuilder) -> None:
