@@ -25,7 +25,7 @@ from pydantic_core import PydanticCustomError
 
 from generator import names, rules
 
-SCHEMA_ID = "https://envoy-wasm-catalog.github.io/schema/filter.schema.json"
+SCHEMA_ID = "https://envoy-wasm-catalog.github.io/catalog/schema/filter.schema.json"
 
 AbiVersion = Literal["0.1.0", "0.2.0", "0.2.1"]
 Visibility = Literal["public", "unlisted", "private"]
@@ -109,7 +109,20 @@ def _check_https(value: str) -> str:
         raise _error(rules.BadUrl, "expected an https URL with a host, got '{value}'", value=shown)
     if parts.username is not None or parts.password is not None:
         raise _error(rules.BadUrl, "expected a URL without credentials, got '{value}'", value=shown)
+    # Characters RFC 3986 does not allow, and quotes: they are shown on pages and pasted into shells.
+    bad = sorted({ch for ch in value if ch in _URL_UNSAFE or ord(ch) > 126})
+    if bad or "[" in value[len("https://") + len(parts.netloc) :]:
+        found = "".join(bad) or "[]"
+        raise _error(
+            rules.BadUrl,
+            "expected a URL without '{found}' (percent-encode them), got '{value}'",
+            found=found,
+            value=shown,
+        )
     return value
+
+
+_URL_UNSAFE = set("\"'<>\\^`{|}")
 
 
 def _check_name(value: str) -> str:

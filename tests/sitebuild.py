@@ -108,6 +108,22 @@ def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
     catalog.add(
         "evil-readme",
         evil,
+        homepage="https://example.org/a_b_*c*!(d)",
+        envoy={"root_id": "[root](javascript:window.__xss='root')", "fail_open": False},
+        config={
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "[prop](javascript:window.__xss='prop')": {
+                        "type": "string",
+                        "pattern": "^[a|b]\\d$",
+                        "default": "![px](https://tracker.example/p.png)",
+                        "description": "<img src=x onerror=\"window.__xss='desc'\"> | cell",
+                    }
+                },
+            },
+            "examples": [{"title": "Evil [ex](javascript:x)", "description": "<script>x</script>*ok*", "value": {}}],
+        },
         title="Evil </title><script>window.__xss='title'</script>",
         summary='Tries [every](javascript:x) "trick" <script>window.__xss="summary"</script>.',
         readme=XSS_README,
@@ -118,6 +134,10 @@ def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
     )
     catalog.add(
         "secret-private", binary(7), visibility="private", summary="The wombat filter.", readme="# w\n\nwombat\n"
+    )
+    (catalog.directory("evil-readme") / "cases.yaml").write_text(
+        "cases:\n- name: '<img src=x onerror=alert(1)> [c](javascript:x)'\n"
+        "  requests:\n  - expect:\n      status: 200\n"
     )
     git(catalog.root, "init", "-q", "-b", "main")
     git(catalog.root, "add", "-A")

@@ -480,3 +480,16 @@ def test_a_bad_teams_file_is_a_finding(catalog: CatalogBuilder, text: str, fragm
     loaded = load_catalog(catalog.root)
     assert loaded.teams is None
     assert any(fragment in f.format() for f in loaded.findings), [f.format() for f in loaded.findings]
+
+
+@pytest.mark.parametrize("url", ['https://x.org/a"b', "https://x.org/a'b", "https://x.org/<b>", "https://x.org/a|b",
+                                 "https://x.org/a{b}", "https://x.org/[a](b)", "https://x.org/é"])  # fmt: skip
+def test_urls_with_unsafe_characters_are_refused(catalog: CatalogBuilder, url: str) -> None:
+    catalog.add("a", homepage=url)
+    lines = findings_of(catalog, "a")
+    assert any("homepage: expected a URL without" in line and "[CAT" in line for line in lines), lines
+
+
+def test_an_ipv6_host_is_a_fine_url(catalog: CatalogBuilder) -> None:
+    catalog.add("a", homepage="https://[2001:db8::1]/docs")
+    assert findings_of(catalog, "a") == []

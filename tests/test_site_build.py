@@ -224,9 +224,10 @@ def test_mkdocs_serve_rebuilds_when_a_filter_changes(catalog: CatalogBuilder, tm
     config = site_config(catalog.root, tmp_path / "site")
     mount = urlsplit(yaml.safe_load(config.read_text())["site_url"]).path  # serve mounts the site at its path
     port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "mkdocs"), "serve", "-f", str(config), "-a", f"127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
     def page() -> str:
@@ -241,7 +242,7 @@ def test_mkdocs_serve_rebuilds_when_a_filter_changes(catalog: CatalogBuilder, tm
                     return
             except OSError:
                 pass
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()
             time.sleep(0.2)
         raise AssertionError(f"{text!r} never appeared")
 
@@ -254,3 +255,4 @@ def test_mkdocs_serve_rebuilds_when_a_filter_changes(catalog: CatalogBuilder, tm
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()

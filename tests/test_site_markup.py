@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 import markdown
 import pytest
 
 from generator.site.markup import Safe, code_block, code_span, html_text, md_text, readme_html
 
-PAGE_EXTENSIONS = ["tables", "attr_list", "md_in_html", "pymdownx.superfences"]
+# The Markdown extensions of mkdocs.yml that read generated pages.
+PAGE_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc", "pymdownx.superfences", "pymdownx.tabbed"]
 
 
 def page_html(text: str) -> str:
@@ -42,8 +45,19 @@ def test_inline_text_in_a_table_cell_stays_in_its_cell() -> None:
 def test_safe_text_passes_unchanged() -> None:
     assert md_text(Safe("<b>ok</b>")) == "<b>ok</b>"
     assert isinstance(html_text("<b>"), Safe)
-    assert html_text('a "b" <c>') == "a &quot;b&quot; &lt;c&gt;"
-    assert code_span("a`b<c>") == "<code>a`b&lt;c&gt;</code>"
+    assert html_text('a "b" <c>') == "a &#34;b&#34; &#60;c&#62;"
+    assert code_span("a`b<c>") == "<code>a&#96;b&#60;c&#62;</code>"
+
+
+@pytest.mark.parametrize("value", ["[x](javascript:alert(1))", "![i](https://evil.example/p.png)", "a|b", "^[a\\d]$"])
+def test_code_spans_and_attributes_stay_literal_inside_markdown(value: str) -> None:
+    rendered = page_html(f'| {code_span(value)} | <a href="{html_text(value)}">x</a> |\n|---|---|\n| 1 | 2 |\n')
+    assert "<img" not in rendered
+    assert rendered.count("<a ") == 1
+    assert rendered.count("<th>") == 2
+    decoded = html.unescape(rendered)
+    assert f"<code>{value}</code>" in decoded
+    assert f'href="{value}"' in decoded
 
 
 def test_a_code_block_cannot_be_closed_by_its_content() -> None:

@@ -7,16 +7,21 @@ catalog; `pytest --update-golden` rewrites them after a deliberate change.
 from __future__ import annotations
 
 import json
+import shlex
 
 import jsonschema
+import markdown
 import pytest
+from bs4 import BeautifulSoup
 
 from generator.gitrepo import catalog_history
 from generator.loader import load_catalog
 from generator.site.render import HOME_PAGE, INDEX_FILE, SUBMIT_PAGE, SiteOutput, render_site
-from generator.site.views import SiteOptions, check_release_override
-from tests.conftest import REPO_ROOT, CatalogBuilder
+from generator.site.views import SiteOptions, check_release_override, filter_views
+from tests.conftest import REPO_ROOT, CatalogBuilder, version_data
 from tests.sitebuild import REPOSITORY, make_site_catalog
+from tests.test_site_markup import PAGE_EXTENSIONS
+from tests.wasm_modules import proxy_module
 
 RELEASES = "https://releases.example.org/{name}/{version}/{name}.wasm"
 
@@ -57,7 +62,6 @@ def test_pages_exist_for_public_and_unlisted_filters_only(output: SiteOutput) ->
 
 def test_unlisted_filters_are_in_no_list_and_out_of_search(output: SiteOutput) -> None:
     unlisted = next(p for p in output.pages if p.path == "filters/hidden-unlisted/index.md")
-    assert not unlisted.listed
     assert "search:\n  exclude: true\nunlisted: true\n" in unlisted.content
     home = pages(output)[HOME_PAGE]
     assert "hidden-unlisted" not in home
@@ -88,8 +92,35 @@ def test_index_json_carries_versions_dates_proofs_and_download_links(output: Sit
 def test_page_titles_are_escaped_for_the_theme(output: SiteOutput) -> None:
     evil = pages(output)["filters/evil-readme/index.md"]
     front = evil.split("---\n")[1]
-    assert "title: Evil &lt;/title&gt;&lt;script&gt;" in front
+    assert "title: Evil &#60;/title&#62;&#60;script&#62;" in front
     assert "<script" not in evil
+
+
+def test_contributor_values_in_links_code_and_tables_stay_text(output: SiteOutput) -> None:
+    """URLs, root ids and schema fields: Markdown still reads inline HTML, so all of it is escaped."""
+    evil = pages(output)["filters/evil-readme/index.md"]
+    rendered = markdown.markdown(evil.split("---\n", 2)[2], extensions=PAGE_EXTENSIONS)
+    soup = BeautifulSoup(rendered, "html.parser")
+    hrefs = [a["href"] for a in soup.select("a[href]")]
+    assert not [h for h in hrefs if "javascript" in h.lower()], hrefs
+    assert "https://example.org/a_b_*c*!(d)" in hrefs
+    assert soup.select("img") == []
+    codes = [code.get_text() for code in soup.select("code")]
+    assert "[prop](javascript:window.__xss='prop')" in codes
+    assert "^[a|b]\\d$" in codes  # a schema pattern exactly as written: no table split, no eaten backslash
+    assert "[root](javascript:window.__xss='root')" in codes
+    row = next(tr for tr in soup.select("tr") if "prop" in tr.get_text())
+    assert len(row.select("td")) == 5
+
+
+def test_download_commands_quote_for_the_shell(catalog: CatalogBuilder) -> None:
+    binary = proxy_module()
+    url = "https://dl.example.org/a.wasm;$(touch$IFS/tmp/pwned)"
+    catalog.add("q", binary, versions=[version_data("1.0.0", binary, source={"url": url})])
+    loaded = load_catalog(catalog.root)
+    view = filter_views(loaded, {}, SiteOptions())[0]
+    words = shlex.split(view.download_commands.splitlines()[0])
+    assert words == ["curl", "-fL", "-o", "/etc/envoy/wasm/q-1.0.0.wasm", url]
 
 
 def test_a_filter_page_links_its_readme_into_the_repository(output: SiteOutput) -> None:

@@ -64,7 +64,8 @@
           count += 1;
         }
       });
-      shown.textContent = count === cards ? cards + " filters" : count + " of " + cards + " filters";
+      var noun = cards === 1 ? " filter" : " filters";
+      shown.textContent = count === cards ? cards + noun : count + " of " + cards + noun;
       empty.hidden = count !== 0;
     }
 
