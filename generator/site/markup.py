@@ -14,7 +14,6 @@ hole: the Jinja environment of `generator.site.render` passes every printed valu
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from typing import Any

@@ -62,7 +62,8 @@ class CatalogPlugin(BasePlugin[CatalogPluginConfig]):
             log.warning(finding.format())
         for entry in catalog.entries.values():
             if entry.broken:
-                log.warning(f"{entry.display}: not on the site: it does not load; `catalog validate {entry.display}` says why")
+                why = f"`catalog validate {entry.display}` says why"
+                log.warning(f"{entry.display}: not on the site: it does not load; {why}")
             for finding in entry.findings:  # a cases.yaml, proofs.yaml or README that does not load
                 log.warning(finding.format())
         if catalog.settings is None:

@@ -119,7 +119,7 @@ def render_site(
 def template_environment(directory: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
-        autoescape=False,  # Markdown, not HTML: `finalize` escapes instead
+        autoescape=False,  # noqa: S701 - Markdown, not HTML: `finalize` escapes every value instead
         finalize=markup.md_text,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
