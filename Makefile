@@ -43,11 +43,21 @@ prove: setup
 serve: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
 
-lint: setup
+# The workflow linters are prebuilt binaries from PyPI, pinned by hash: their own pip call, since
+# --require-hashes applies to everything one call installs.
+LINTERS := $(VENV)/.workflow-linters
+$(LINTERS): .ci/workflow-linters.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary=:all: \
+	  -r .ci/workflow-linters.txt
+	touch $(LINTERS)
+
+lint: setup $(LINTERS)
 	$(VENV)/bin/ruff check generator tests benchmarks
 	$(VENV)/bin/ruff format --check generator tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/catalog schema --check
+	$(VENV)/bin/zizmor --quiet --offline --strict-collection .github/workflows
+	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/*.yml
 
 test: lint
 	$(PY) -m pytest

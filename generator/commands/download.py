@@ -1,0 +1,210 @@
+"""`catalog filter download NAME[@VERSION]`: fetch a published binary and keep it only if it checks out.
+
+The version's URL and sha256 come from the local catalog (the release asset, or the version's own
+source URL: what the site links to), or from a site's `index.json` when `--index` names one, so a
+user needs no clone of the catalog. The bytes are refused unless their sha256 is the recorded one;
+nothing is written then. An existing file is never replaced unless asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from generator import snippets
+from generator.commands.common import (
+    CommandError,
+    FindingsError,
+    UsageError,
+    load_one,
+    pick_version,
+    require_loaded,
+    split_spec,
+)
+from generator.commands.import_filter import is_url
+from generator.fetch import DEFAULT_MAX_BYTES, FetchError, FetchPolicy, Progress, download
+from generator.files import FILE_MODE, read_user_file, write_atomic
+from generator.loader import SETTINGS_FILE
+from generator.model import SHA256_PATTERN
+
+
+@dataclass(frozen=True)
+class DownloadRequest:
+    """What `catalog filter download` was asked to do."""
+
+    spec: str  # NAME or NAME@VERSION
+    output: Path | None = None  # a file, or an existing directory; default ./NAME-VERSION.wasm
+    index: str | None = None  # URL (or file) of a site's index.json, instead of the local catalog
+    force: bool = False  # replace an existing output file
+    policy: FetchPolicy = field(default_factory=FetchPolicy)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The version to download: where it is and what its bytes must be."""
+
+    name: str
+    version: str
+    url: str
+    sha256: str
+    size: int | None
+    yanked: bool
+    yank_reason: str | None
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    wanted: Wanted
+    path: Path
+    size: int
+
+
+def download_filter(root: Path | None, request: DownloadRequest, progress: Progress | None = None) -> Downloaded:
+    """Download the version `request.spec` names; `root` is the catalog (unused with an index)."""
+    name, version = split_spec(request.spec)
+    if request.index is not None:
+        wanted = from_index(request.index, name, version, request.policy)
+    else:
+        if root is None:
+            raise UsageError("no catalog to look the filter up in; pass --index URL or --root")
+        wanted = from_catalog(root, name, version)
+    path = _output_path(request.output, wanted)
+    if not request.force and (path.exists() or path.is_symlink()):
+        raise CommandError(f"{path} exists; pass --force to replace it, or -o another file")
+    # The recorded size bounds the download: a server that sends more is stopped early.
+    limit = wanted.size if wanted.size is not None else request.policy.max_bytes
+    policy = replace(request.policy, max_bytes=min(limit, request.policy.max_bytes))
+    try:
+        data = download(wanted.url, policy, expected_sha256=wanted.sha256, progress=progress)
+    except FetchError as err:
+        raise CommandError(f"{wanted.name} {wanted.version}: {err}") from None
+    try:
+        if request.force:
+            write_atomic(path, data)
+        else:
+            _write_new(path, data)
+    except OSError as err:
+        raise CommandError(f"cannot write {path}: {err.strerror or err}") from None
+    return Downloaded(wanted, path, len(data))
+
+
+def from_catalog(root: Path, name: str, version: str | None) -> Wanted:
+    """The version as the local catalog records it, at the URL the site links to."""
+    catalog, entry = load_one(root, name)
+    require_loaded(entry)
+    _, chosen = pick_version(entry, version)
+    if catalog.settings is None:
+        relevant = [f for f in catalog.findings if f.path == SETTINGS_FILE.as_posix()]
+        raise FindingsError(f"{SETTINGS_FILE.as_posix()} does not load; its release_url is the download", relevant)
+    return Wanted(
+        name=entry.name,
+        version=chosen.version,
+        url=snippets.release_url(catalog.settings, entry.name, chosen),
+        sha256=chosen.sha256,
+        size=chosen.size,
+        yanked=chosen.yanked,
+        yank_reason=chosen.yank_reason,
+    )
+
+
+def from_index(index: str, name: str, version: str | None, policy: FetchPolicy) -> Wanted:
+    """The version as a site's `index.json` lists it (see generator/site/index.py for its shape).
+
+    Only what the download needs is read, and checked: another filter's entry, or a field this
+    client does not know, cannot stop it.
+    """
+    data = _read_index(index, policy)
+    filters = data.get("filters") if isinstance(data, dict) else None
+    if not isinstance(filters, list):
+        raise CommandError(f"--index: expected a catalog index.json (an object with filters), got {index}")
+    entry = next((f for f in filters if isinstance(f, dict) and f.get("name") == name), None)
+    if entry is None:
+        raise UsageError(f"no filter named '{name}' in {index} (public filters only)")
+    listed = entry.get("versions")
+    versions = (
+        [v for v in listed if isinstance(v, dict) and isinstance(v.get("version"), str)]
+        if isinstance(listed, list)
+        else []
+    )
+    if not versions:
+        raise CommandError(f"--index: '{name}' lists no versions in {index}")
+    if version is None:
+        latest = entry.get("latest")
+        # Versions are newest first; when every one is yanked, `latest` is null and the newest is taken.
+        chosen = next((v for v in versions if v["version"] == latest), versions[0])
+    else:
+        found = next((v for v in versions if v["version"] == version), None)
+        if found is None:
+            known = ", ".join(v["version"] for v in versions)
+            raise UsageError(f"filter '{name}' has no version {version} in {index} (it has: {known})")
+        chosen = found
+    where = f"--index: {name} {chosen['version']}"
+    sha256, url, size = chosen.get("sha256"), chosen.get("download_url"), chosen.get("size")
+    if not isinstance(sha256, str) or not re.fullmatch(SHA256_PATTERN, sha256):
+        raise CommandError(f"{where}: expected a sha256 (64 lower-case hex characters), got {sha256!r}")
+    if not isinstance(url, str) or not url:
+        raise CommandError(f"{where}: expected a download_url, got {url!r}")
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= DEFAULT_MAX_BYTES:
+        size = None
+    reason = chosen.get("yank_reason")
+    return Wanted(
+        name=name,
+        version=chosen["version"],
+        url=urljoin(index, url) if is_url(index) else url,
+        sha256=sha256,
+        size=size,
+        yanked=chosen.get("yanked") is True,
+        yank_reason=reason if isinstance(reason, str) else None,
+    )
+
+
+def _read_index(index: str, policy: FetchPolicy) -> Any:
+    if is_url(index):
+        try:
+            raw = download(index, policy)
+        except FetchError as err:
+            raise CommandError(f"--index: {err}") from None
+    else:
+        data, findings = read_user_file(Path(index), policy.max_bytes)
+        if data is None:
+            raise FindingsError("--index: the file cannot be read", findings)
+        raw = data
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise CommandError(f"--index: expected JSON from {index}, got: {err}") from None
+
+
+def _output_path(output: Path | None, wanted: Wanted) -> Path:
+    default = f"{wanted.name}-{wanted.version}.wasm"
+    if output is None:
+        return Path(default)
+    if output.is_dir():
+        return output / default
+    return output
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """Write `path`, which must not exist: complete, or not at all; never over a file that appeared meanwhile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # A hard link fails if the name exists, where a rename would silently replace it.
+        os.link(tmp, path)
+    except FileExistsError:
+        raise CommandError(f"{path} exists; pass --force to replace it, or -o another file") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
