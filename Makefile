@@ -56,6 +56,7 @@ lint: setup $(LINTERS)
 	$(VENV)/bin/ruff format --check generator tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/catalog schema --check
+	$(VENV)/bin/catalog codeowners --check
 	$(VENV)/bin/zizmor --quiet --offline --strict-collection .github/workflows
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/*.yml
 

@@ -7,6 +7,7 @@ Exit status: 0 success, 1 findings with errors or a command that could not be do
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,13 +21,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from generator import model, rules
+from generator import review as review_cmd
 from generator.behaviour import CaseResult
 from generator.binaries import BinaryOptions
 from generator.commands import apply as apply_cmd
 from generator.commands import build_filter, clone, delete, listing, prove, validate, view, visibility
+from generator.commands import codeowners as codeowners_cmd
 from generator.commands import config as filter_config
+from generator.commands import download as download_cmd
+from generator.commands import release as release_cmd
 from generator.commands.common import CommandError, FindingsError, UsageError, load_one, parse_config
 from generator.commands.import_filter import ImportRequest, import_filter, is_url
 from generator.envoy.configedit import EditResult
@@ -48,8 +54,10 @@ SCHEMAS = {
 # In a pipe or a CI log, do not wrap tables at 80 columns: a line per row is easier to grep.
 # Markup is off: names, summaries and messages come from strangers' files, and "[red]" or "[/]"
 # in them must print as typed. Text that should be styled passes markup=True with escaped data.
-out = Console(soft_wrap=True, markup=False, highlight=False, width=None if sys.stdout.isatty() else 1000)
-err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False, width=None if sys.stderr.isatty() else 1000)
+# Emoji codes are off for the same reason: rich would turn a contributor's ":smile:" into a glyph.
+_PLAIN: dict[str, Any] = {"soft_wrap": True, "markup": False, "emoji": False, "highlight": False}
+out = Console(**_PLAIN, width=None if sys.stdout.isatty() else 1000)
+err = Console(stderr=True, **_PLAIN, width=None if sys.stderr.isatty() else 1000)
 
 
 class State:
@@ -673,3 +681,209 @@ def rules_command(rule_id: str | None) -> None:
     for rule in known:
         table.add_row(rule.id, rule.severity.value, rule.explanation().splitlines()[0])
     out.print(table)
+
+
+# --- review ----------------------------------------------------------------------------------
+
+
+@main.command("review")
+@click.option(
+    "--base", required=True, metavar="REF", help="The branch the pull request merges into (e.g. origin/main)."
+)
+@click.option("--head", default="HEAD", show_default=True, metavar="REF", help="The pull request's head commit.")
+@click.option(
+    "--author",
+    metavar="LOGIN",
+    help="The pull request's author (a GitHub login, with or without '@'), checked against the filters' owners.",
+)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE, not stdout."
+)
+@pass_state
+def review_command(state: State, base: str, head: str, author: str | None, fmt: str, output: Path | None) -> None:
+    """Review a pull request for the approval queue: what it changes in each filter, and who must approve.
+
+    Compares the head commit with the merge base of --base and --head, as GitHub does (the work
+    tree is not read). Published versions never change and never vanish; new versions go up;
+    owners (as the base has them) or a maintainer approve. Exit status 1 when the report has errors.
+    """
+    with handled():
+        report = review_cmd.review(state.root, base, head, author)
+    text = review_cmd.render_json(report) if fmt == "json" else review_cmd.render_markdown(report)
+    if output is None:
+        click.echo(text, nl=False)  # not rich: it would turn ":name:" in contributors' text into emoji
+    else:
+        write_atomic(output, text)
+        err.print(f"wrote {output}: {printable(report.headline)}", highlight=False)
+    if report.errors:
+        sys.exit(1)
+
+
+# --- codeowners ------------------------------------------------------------------------------
+
+
+@main.command("codeowners")
+@click.option("--check", is_flag=True, help="Exit 1 if the committed file is stale instead of writing it.")
+@pass_state
+def codeowners_command(state: State, check: bool) -> None:
+    """Write .github/CODEOWNERS: the maintainers own everything, each filter's owners its directory.
+
+    Generated from each filter's owners and catalog/teams.yaml (private and unlisted filters
+    included); filters whose metadata does not load are left to the maintainers, with a warning.
+    """
+    with handled():
+        outcome = codeowners_cmd.codeowners(state.catalog_root, check=check)
+    for warning in outcome.warnings:
+        err.print(f"warning: {printable(warning)}", highlight=False, emoji=False)
+    path = outcome.path.as_posix()
+    if not outcome.stale:
+        err.print(f"{path} is up to date", highlight=False)
+    elif check:
+        err.print(f"{path} is stale; run `catalog codeowners` and commit it", highlight=False)
+        sys.exit(1)
+    else:
+        err.print(f"wrote {path}", highlight=False)
+
+
+# --- release ---------------------------------------------------------------------------------
+
+
+@main.group("release")
+def release_group() -> None:
+    """Plan and prepare the catalog's releases: one per filter version, tagged NAME-vVERSION."""
+
+
+@release_group.command("plan")
+@click.option(
+    "--base",
+    required=True,
+    metavar="REF",
+    help="What was released already: the commit before the push. '' or the all-zero SHA: nothing (plan every version).",
+)
+@click.option("--head", metavar="REF", help="The commit to release from. Default: the work tree.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: a list of objects on one line, for a workflow's matrix.",
+)
+@pass_state
+def release_plan_command(state: State, base: str, head: str | None, fmt: str) -> None:
+    """List the versions releasable at --head that were not at --base.
+
+    Releasable: the filter is not private and the version is not yanked. Each comes with its tag,
+    asset name (from catalog.yaml's release_url), sha256, size and where its binary comes from.
+    What was left out, and why, goes to stderr.
+    """
+    with handled():
+        result = release_cmd.plan(state.catalog_root, base, head)
+    for note in result.notes:
+        err.print(f"note: {printable(note)}", highlight=False, emoji=False)
+    if fmt == "json":
+        click.echo(json.dumps([release.to_json() for release in result.releases]))
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("TAG", "ASSET", "SIZE", "SHA256", "SOURCE"):
+        table.add_column(column, overflow="fold")
+    for release in result.releases:
+        cells = (release.tag, release.asset, str(release.size), release.sha256, release.source_text)
+        table.add_row(*(Text(printable(cell)) for cell in cells))
+    if result.releases:
+        out.print(table)
+    err.print(f"{_count(len(result.releases), 'version')} to release", highlight=False)
+
+
+@release_group.command("prepare")
+@click.argument("spec", metavar="NAME@VERSION")
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    required=True,
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to create (or an empty one) for the asset, its .sha256 and notes.md.",
+)
+@click.option(
+    "--site-url",
+    metavar="URL",
+    help="The catalog site, for a link to the filter's page in the notes. Default: mkdocs.yml's site_url.",
+)
+@pass_state
+def release_prepare_command(state: State, spec: str, directory: Path, site_url: str | None) -> None:
+    """Write a version's release files, after checking its binary against filter.yaml.
+
+    The binary comes from where `catalog validate` gets it (the store, the build recipe, or
+    source.url) and is refused unless its sha256, size and other facts are the recorded ones.
+    DIR gets ASSET (named by catalog.yaml's release_url), ASSET.sha256 (for `sha256sum -c`) and
+    notes.md, all or nothing. Then: gh release create TAG DIR/ASSET --notes-file DIR/notes.md
+    """
+    with handled():
+        url = site_url if site_url is not None else release_cmd.configured_site_url(state.catalog_root)
+        prepared = release_cmd.prepare(state.catalog_root, state.store, spec, directory, site_url=url or None)
+    release = prepared.release
+    asset = directory / release.asset
+    err.print(
+        f"prepared {release.tag} in {directory}: {', '.join(prepared.files)} "
+        f"({release.size} bytes, sha256 {release.sha256})",
+        highlight=False,
+    )
+    notes = directory / release_cmd.NOTES_FILE
+    command = f"gh release create {release.tag} {shlex.quote(str(asset))} --notes-file {shlex.quote(str(notes))}"
+    err.print(f"next: {command}", highlight=False, emoji=False)
+
+
+# --- download --------------------------------------------------------------------------------
+
+
+@filter_group.command("download")
+@click.argument("spec", metavar="NAME[@VERSION]")
+@click.option(
+    "-o",
+    "--output",
+    metavar="FILE",
+    type=click.Path(path_type=Path),
+    help="File to write, or a directory to put it in. Default: ./NAME-VERSION.wasm.",
+)
+@click.option(
+    "--index",
+    metavar="URL",
+    help="A catalog site's index.json (URL or file) to look the filter up in, instead of the local catalog.",
+)
+@click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.option("--allow-http", is_flag=True, help="Allow plain http and hosts on private addresses (a local mirror).")
+@pass_state
+def download_command(
+    state: State, spec: str, output: Path | None, index: str | None, force: bool, allow_http: bool
+) -> None:
+    """Download a published binary and keep it only if its sha256 is the recorded one.
+
+    VERSION defaults to the latest that is not yanked; a yanked one given explicitly is downloaded
+    with a warning. The URL and sha256 come from the local catalog (what the site links to), or
+    from a site's index.json with --index. Refused bytes leave nothing behind.
+    """
+    with handled():
+        request = download_cmd.DownloadRequest(
+            spec=spec,
+            output=output,
+            index=index,
+            force=force,
+            policy=FetchPolicy(allow_http=allow_http, allow_private_hosts=allow_http),
+        )
+        root = None if index is not None else state.catalog_root
+        with _download_progress(True) as progress:
+            result = download_cmd.download_filter(root, request, progress)
+    wanted = result.wanted
+    if wanted.yanked:
+        reason = f": {wanted.yank_reason}" if wanted.yank_reason else ""
+        err.print(printable(f"warning: {wanted.name} {wanted.version} is yanked{reason}"), highlight=False, emoji=False)
+    err.print(
+        printable(
+            f"downloaded {wanted.name} {wanted.version} to {result.path}: {result.size} bytes, sha256 {wanted.sha256}"
+        ),
+        highlight=False,
+        emoji=False,
+    )

@@ -223,3 +223,9 @@ def test_inspect_command(tmp_path: Path) -> None:
     bad = runner.invoke(main, ["inspect", str(path)])
     assert bad.exit_code == 1
     assert "expected a binary module, got WebAssembly text (WAT); compile it first [CAT205]" in bad.stderr
+
+
+def test_contributor_text_prints_as_typed(cli: Cli, catalog: CatalogBuilder) -> None:
+    catalog.add("odd", summary="Says :smile: and [red]not red[/] literally.")
+    result = cli("filter", "list")
+    assert "Says :smile: and [red]not red[/] literally." in result.stdout
