@@ -86,5 +86,8 @@ def config_snippet(meta: FilterMeta, version: Version, url: str, plugin_config: 
     return text
 
 
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when there
+
+
 def dump(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=1000)
+    return yaml.dump(value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)

@@ -14,6 +14,7 @@ hole: the Jinja environment of `generator.site.render` passes every printed valu
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -100,12 +101,7 @@ def readme_html(text: str, *, base_url: str | None = None, heading_level: int = 
     """
     if drop_title:
         text = _TITLE_LINE.sub("", text, count=1)
-    converter = markdown.Markdown(
-        extensions=["tables", "fenced_code", "sane_lists", "toc"],
-        extension_configs={"toc": {"baselevel": heading_level, "slugify": _slugify}},
-        output_format="html",
-    )
-    converted = converter.convert(text)
+    converted = _converter(heading_level).reset().convert(text)
     cleaned = nh3.clean(
         converted,
         tags=README_TAGS,
@@ -117,6 +113,16 @@ def readme_html(text: str, *, base_url: str | None = None, heading_level: int = 
         strip_comments=True,
     )
     return Safe(cleaned)
+
+
+@functools.cache
+def _converter(heading_level: int) -> markdown.Markdown:
+    """One converter per heading level, reset before each use (building one costs more than most READMEs)."""
+    return markdown.Markdown(
+        extensions=["tables", "fenced_code", "sane_lists", "toc"],
+        extension_configs={"toc": {"baselevel": heading_level, "slugify": _slugify}},
+        output_format="html",
+    )
 
 
 def _slugify(value: str, separator: str) -> str:
