@@ -1,25 +1,51 @@
-"""What git knows about the catalog: which filters changed, and when a filter was added or updated.
+"""What git knows about the catalog: which filters changed, when a filter was added or updated,
+and what the catalog's files were at a commit.
 
 Dates are never typed by hand into metadata; they come from the commits that touched a filter's
-directory. Only this module imports GitPython.
+directory. `catalog review` and `catalog release plan` read commits rather than the work tree,
+through `resolve_commit`, `merge_base`, `changed_paths`, `export_paths` and `catalog_files_at`.
+Only this module imports GitPython: the git package is untyped, so git objects are `Any` here and
+never leave the module.
+
+Paths are bytes to git. They are read with `-z` (git would otherwise quote non-ASCII names) and
+decoded with `surrogateescape`, so a name that is not UTF-8 comes out as it is rather than failing.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import git
 
-from generator.loader import FILTERS_DIR, METADATA_FILE
+from generator.findings import printable
+from generator.loader import FILTERS_DIR, METADATA_FILE, SETTINGS_FILE
 from generator.model import SEMVER_PATTERN
 
 
 class GitError(Exception):
-    """Git could not answer: not a repository, or an unknown ref. The message says which."""
+    """Git could not answer: not a repository, a bad or unknown ref, or a failed git command.
+
+    The message says which; the subclasses let a command pick its exit status.
+    """
+
+
+class NotARepository(GitError):
+    """The directory is not a git repository (`{root} is not a git repository`)."""
+
+
+class BadRef(GitError):
+    """A ref refused before git sees it: empty, or option-like (`--output=x` would be an option)."""
+
+
+class UnknownRef(GitError):
+    """A ref that names no commit (`unknown git ref 'x'`)."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +62,57 @@ class FilterHistory:
     versions: Mapping[str, datetime] = field(default_factory=dict, hash=False)
 
 
-def _repo(root: Path) -> git.Repo:
+def _repo(root: Path) -> Any:
     try:
         return git.Repo(root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise GitError(f"{root} is not a git repository") from None
+        raise NotARepository(f"{root} is not a git repository") from None
+
+
+@contextmanager
+def _open(root: Path) -> Iterator[Any]:
+    """The repository at `root`, closed afterwards (with its git processes); a failed git command is a GitError."""
+    with _repo(root) as repo:
+        try:
+            yield repo
+        except git.CommandError as err:
+            raise GitError(f"git failed: {printable(str(err.stderr).strip())}") from None
+
+
+def _check_ref(ref: str) -> None:
+    if not ref:
+        raise BadRef("expected a git ref, got ''")
+    if ref.startswith("-"):
+        raise BadRef(f"expected a git ref, got an option-like '{printable(ref)}'")
+
+
+def _resolve(repo: Any, ref: str) -> str:
+    try:
+        return str(repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")).strip()
+    except git.GitCommandError:
+        raise UnknownRef(f"unknown git ref '{printable(ref)}'") from None
+
+
+def _merge_base(repo: Any, one: str, other: str) -> str | None:
+    bases = repo.merge_base(one, other)
+    return str(bases[0].hexsha) if bases else None
+
+
+def _decode(output: Any) -> str:
+    # Paths are bytes to git: keep any that are not UTF-8 as they are rather than fail.
+    return bytes(output).decode("utf-8", "surrogateescape")
+
+
+def _path_list(output: Any) -> list[str]:
+    """The paths of a git command run with `-z`."""
+    return [path for path in _decode(output).split("\0") if path]
+
+
+def _diff_paths(repo: Any, *revisions: str) -> list[str]:
+    """`git diff --name-only` between the revisions (one: against the work tree), from the top."""
+    return _path_list(
+        repo.git.diff("--name-only", "-z", "--no-renames", "--no-relative", *revisions, "--", stdout_as_string=False)
+    )
 
 
 @dataclass(frozen=True)
@@ -51,33 +123,150 @@ class Change:
     affects_all: bool  # the generator, the schema or catalog settings changed: every filter needs checking
 
 
+# What every filter's checks depend on: the catalog's settings, the generator, its dependencies.
+_AFFECTS_ALL_DIRECTORIES = ("catalog", "generator")
+_AFFECTS_ALL_FILES = ("pyproject.toml", "constraints.txt")
+
+
 def changed_since(root: Path, ref: str) -> Change:
     """What differs between `ref` (its merge base with HEAD) and the work tree.
 
     Uncommitted and untracked files count, so a contributor sees the same set that CI will.
     """
-    if ref.startswith("-"):
-        raise GitError(f"expected a git ref, got an option-like '{ref}'")
-    repo = _repo(root)
-    try:
-        base = repo.merge_base(ref, "HEAD")
-    except git.GitCommandError:
-        raise GitError(f"unknown git ref '{ref}'") from None
-    if not base:
-        raise GitError(f"'{ref}' has no common history with HEAD")
-    # -z: paths exactly as they are (git would otherwise quote non-ASCII names).
-    changed = repo.git.diff("--name-only", "-z", "--no-renames", base[0].hexsha, "--").split("\0")
-    changed += repo.git.ls_files("--others", "--exclude-standard", "-z").split("\0")
-    prefix = FILTERS_DIR.parts
+    _check_ref(ref)
+    with _open(root) as repo:
+        base = _merge_base(repo, _resolve(repo, ref), "HEAD")
+        if base is None:
+            raise GitError(f"'{printable(ref)}' has no common history with HEAD")
+        changed = _diff_paths(repo, base)
+        changed += _path_list(repo.git.ls_files("--others", "--exclude-standard", "-z", stdout_as_string=False))
     filters: set[str] = set()
     affects_all = False
-    for path in filter(None, changed):
-        parts = PurePosixPath(path).parts
-        if parts[: len(prefix)] == prefix and len(parts) > len(prefix) + 1:
-            filters.add(parts[len(prefix)])
-        elif parts[:1] in (("catalog",), ("generator",)) or path in ("pyproject.toml", "constraints.txt"):
+    for path in changed:
+        if (name := _filter_name(path)) is not None:
+            filters.add(name)
+        elif PurePosixPath(path).parts[0] in _AFFECTS_ALL_DIRECTORIES or path in _AFFECTS_ALL_FILES:
             affects_all = True
     return Change(frozenset(filters), affects_all)
+
+
+# --- commits and the files in them ---------------------------------------------------------------
+
+
+def resolve_commit(root: Path, ref: str) -> str:
+    """The full SHA of the commit `ref` names (a branch, a tag, a SHA, `HEAD~1`, ...).
+
+    Raises NotARepository, BadRef (empty or option-like, refused before git sees it) or UnknownRef.
+    """
+    _check_ref(ref)
+    with _open(root) as repo:
+        return _resolve(repo, ref)
+
+
+def merge_base(root: Path, one: str, other: str) -> str | None:
+    """The best common ancestor of two commits, as `git merge-base` picks it; None without common history."""
+    with _open(root) as repo:
+        return _merge_base(repo, one, other)
+
+
+def changed_paths(root: Path, old: str, new: str) -> list[str]:
+    """The paths, from the repository's top, that differ between commits `old` and `new`.
+
+    A rename counts as a removal and an addition, so both directories involved are seen.
+    """
+    with _open(root) as repo:
+        return _diff_paths(repo, old, new)
+
+
+# Tree entry modes: the type bits, a symbolic link's type, and a regular file's two modes.
+_TYPE_MASK = 0o170000
+_LINK_MODE = 0o120000
+_REGULAR_MODES = (0o100644, 0o100755)
+
+
+def export_paths(root: Path, commit: str, paths: Iterable[str], target: Path) -> None:
+    """Write the files at `commit` under each of `paths` (a file or a directory) into `target`.
+
+    Paths the commit lacks are skipped. Symlinks are written as symlinks, so a reader that refuses
+    them in a checkout refuses them here too; submodules are not written.
+    """
+    with _open(root) as repo:
+        tree = repo.commit(commit).tree
+        for path in paths:
+            try:
+                item = tree / path
+            except KeyError:
+                continue
+            for blob in item.traverse() if item.type == "tree" else [item]:
+                if blob.type == "blob":
+                    _write_blob(blob, target)
+
+
+def _write_blob(blob: Any, target: Path) -> None:
+    parts = PurePosixPath(blob.path).parts
+    if not parts or any(part in ("", ".", "..") or "\\" in part for part in parts):
+        return  # git itself refuses to check such a path out
+    destination = target.joinpath(*parts)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    if blob.mode & _TYPE_MASK == _LINK_MODE:
+        os.symlink(os.fsdecode(blob.data_stream.read()), destination)
+        return
+    with open(destination, "wb") as handle:
+        blob.stream_data(handle)
+
+
+@dataclass(frozen=True)
+class CommittedFile:
+    """A path as a commit has it."""
+
+    regular: bool  # a regular file: not a symlink, a directory or a submodule
+    size: int  # bytes of a regular file (0 otherwise)
+    data: bytes | None  # a regular file's content; None when it is larger than the cap it was read with
+
+
+@dataclass(frozen=True)
+class CatalogFiles:
+    """The catalog's YAML files at one commit; None where a file is missing."""
+
+    commit: str
+    settings: CommittedFile | None  # catalog/catalog.yaml
+    # each directory of catalog/filters/ (but those the loader skips, starting with '.') -> its filter.yaml
+    filters: Mapping[str, CommittedFile | None]
+
+
+def catalog_files_at(root: Path, ref: str, max_bytes: int) -> CatalogFiles:
+    """catalog.yaml and every filter.yaml at `ref`, without a checkout; contents larger than `max_bytes` are not read.
+
+    Raises what `resolve_commit` raises.
+    """
+    _check_ref(ref)
+    with _open(root) as repo:
+        commit = _resolve(repo, ref)
+        tree = repo.commit(commit).tree
+        filters_dir = _entry(tree, FILTERS_DIR.as_posix())
+        directories = filters_dir.trees if filters_dir is not None and filters_dir.type == "tree" else []
+        filters = {
+            directory.name: _committed_file(_entry(directory, METADATA_FILE), max_bytes)
+            for directory in directories
+            if not directory.name.startswith(".")
+        }
+        return CatalogFiles(commit, _committed_file(_entry(tree, SETTINGS_FILE.as_posix()), max_bytes), filters)
+
+
+def _entry(tree: Any, path: str) -> Any:
+    try:
+        return tree / path
+    except KeyError:
+        return None
+
+
+def _committed_file(item: Any, max_bytes: int) -> CommittedFile | None:
+    if item is None:
+        return None
+    if item.type != "blob" or item.mode not in _REGULAR_MODES:
+        return CommittedFile(regular=False, size=0, data=None)
+    size = int(item.size)
+    return CommittedFile(regular=True, size=size, data=item.data_stream.read() if size <= max_bytes else None)
 
 
 def filter_history(root: Path, name: str) -> FilterHistory:
@@ -134,10 +323,10 @@ def _history(root: Path, only: str | None) -> dict[str, FilterHistory]:
         f"--format={_COMMIT}%cI",
     ]
     try:
-        repo = _repo(root)
-        names = _log(repo, *common, "--name-only", "-z", "--", directories)
-        patches = _log(repo, *common, "-p", "-U0", "--src-prefix=a/", "--dst-prefix=b/", "--", metadata)
-    except (GitError, git.CommandError):
+        with _open(root) as repo:
+            names = _log(repo, *common, "--name-only", "-z", "--", directories)
+            patches = _log(repo, *common, "-p", "-U0", "--src-prefix=a/", "--dst-prefix=b/", "--", metadata)
+    except GitError:
         return {}
     first: dict[str, datetime] = {}
     last: dict[str, datetime] = {}
@@ -158,10 +347,8 @@ def _history(root: Path, only: str | None) -> dict[str, FilterHistory]:
     }
 
 
-def _log(repo: git.Repo, *args: str) -> str:
-    output = repo.git(c=_LOG_CONFIG).log(*args, stdout_as_string=False)
-    # Paths are bytes to git: keep any that are not UTF-8 as they are rather than fail.
-    return bytes(output).decode("utf-8", "surrogateescape")
+def _log(repo: Any, *args: str) -> str:
+    return _decode(repo.git(c=_LOG_CONFIG).log(*args, stdout_as_string=False))
 
 
 def _filter_name(path: str) -> str | None:

@@ -3,7 +3,8 @@
 One class per rule, with a stable id, a severity and a docstring that says what is wrong, why it
 matters and how to fix it. `catalog rules` prints this table; ids never change meaning once released.
 
-Ranges: CAT0xx files and YAML, CAT1xx metadata, CAT2xx binaries.
+Ranges: CAT0xx files and YAML, CAT1xx metadata, CAT2xx binaries, CAT3xx behaviour in Envoy and in
+the sandbox, CAT4xx the approval queue (review).
 """
 
 from __future__ import annotations
@@ -510,6 +511,103 @@ class SandboxProblem(Rule):
     """
 
     id = "CAT303"
+
+
+# --- CAT4xx: the approval queue (review) -----------------------------------------------------------
+# A pull request judged against its base: what was published there stays as it was.
+
+
+class PublishedVersionChanged(Rule):
+    """A pull request changes a published version's facts: sha256, size, ABI, kind, capabilities or source.
+
+    A version at the base is published: users pin it by sha256, and CI checked those very bytes.
+    Changing what the version number stands for breaks every pin and makes the proof meaningless.
+    Restore the version's entry as the base has it; to replace a bad binary, yank the version
+    (`yanked: true` with a `yank_reason`) and release a new version.
+    """
+
+    id = "CAT401"
+
+
+class PublishedVersionRemoved(Rule):
+    """A pull request removes a published version from `versions`.
+
+    Configurations in the wild name the version and its sha256; if it vanishes from the catalog,
+    nobody can look up what they run or learn that it was withdrawn. Put the entry back and yank
+    it (`yanked: true` with a `yank_reason`) instead.
+    """
+
+    id = "CAT402"
+
+
+class YankUndone(Rule):
+    """A pull request un-yanks a version that is yanked at the base.
+
+    A yank tells users to move away from a version, and they may have acted on it; taking it back
+    would make the catalog recommend what it warned against. A yank is final: keep `yanked: true`
+    and release a new version with the fix.
+    """
+
+    id = "CAT403"
+
+
+class VersionNotNewer(Rule):
+    """A new version is not above the highest version at the base.
+
+    Users and tools take the highest version as the latest; a new version numbered at or below a
+    published one would never be picked up, or would sort among old releases. Number the new
+    version above every version at the base (e.g. 1.3.0 after 1.2.0).
+    """
+
+    id = "CAT404"
+
+
+class PublishedFilterRemoved(Rule):
+    """A pull request deletes the directory of a filter that has published versions.
+
+    Users pin the filter's versions and link to its page; deleting it takes away what they run
+    without a word. Keep the directory: take the filter off the site with
+    `catalog filter unlist NAME` or `catalog filter unpublish NAME`, and yank versions that must
+    not be used.
+    """
+
+    id = "CAT405"
+
+
+class AuthorNotOwner(Rule):
+    """The pull request's author is not an owner of a filter it changes.
+
+    Owners (the users and teams in `owners` at the base, never at the head) vouch for a filter's
+    changes; anyone else's change needs an owner or a maintainer to approve it, so it is not a
+    quick approval. Ask an owner to review, or have the owners add the author at the base first.
+    """
+
+    id = "CAT406"
+    severity = Severity.WARNING
+
+
+class ChangesOutsideFilters(Rule):
+    """The pull request changes files outside `catalog/filters/<name>/`.
+
+    Catalog settings, teams, the generator and the workflows affect every filter and what CI
+    trusts; only a maintainer approves them. Keep a filter's pull request inside its directory
+    and send other changes separately, or ask a maintainer to approve.
+    """
+
+    id = "CAT407"
+    severity = Severity.WARNING
+
+
+class SeveralFilters(Rule):
+    """The pull request changes several filters.
+
+    Each filter has its own owners; one pull request cannot be approved by each owner for their
+    part, so a maintainer must approve it. Send one pull request per filter, or ask a maintainer
+    to approve.
+    """
+
+    id = "CAT408"
+    severity = Severity.WARNING
 
 
 def all_rules() -> list[type[Rule]]:

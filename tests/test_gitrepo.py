@@ -1,4 +1,4 @@
-"""What git says: changed filters (including non-ASCII names), and dates from history."""
+"""What git says: changed filters (including non-ASCII names), dates from history, files at a commit."""
 
 from __future__ import annotations
 
@@ -9,7 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from generator.gitrepo import FilterHistory, GitError, catalog_history, changed_since, filter_history
+from generator.gitrepo import (
+    BadRef,
+    CommittedFile,
+    FilterHistory,
+    GitError,
+    NotARepository,
+    UnknownRef,
+    catalog_files_at,
+    catalog_history,
+    changed_paths,
+    changed_since,
+    export_paths,
+    filter_history,
+    merge_base,
+    resolve_commit,
+)
 
 
 def git(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
@@ -75,6 +90,99 @@ def test_bad_refs(repo: Path, tmp_path: Path) -> None:
     outside.mkdir()
     with pytest.raises(GitError, match="is not a git repository"):
         changed_since(outside, "main")
+
+
+def rev_parse(root: Path, ref: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", ref], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.strip()  # fmt: skip
+
+
+def test_resolve_commit(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    git(repo, "tag", "-a", "-m", "annotated", "v1")
+    assert resolve_commit(repo, "main") == rev_parse(repo, "main")
+    assert resolve_commit(repo, "v1") == rev_parse(repo, "main")  # a tag names its commit
+    with pytest.raises(UnknownRef, match="^unknown git ref 'nope'$"):
+        resolve_commit(repo, "nope")
+    with pytest.raises(UnknownRef):
+        resolve_commit(repo, "main^{tree}")  # a tree is not a commit
+    with pytest.raises(BadRef, match="^expected a git ref, got ''$"):
+        resolve_commit(repo, "")
+    with pytest.raises(BadRef, match="option-like '--output=/tmp/x'"):
+        resolve_commit(repo, "--output=/tmp/x")
+    with pytest.raises(NotARepository, match="is not a git repository"):
+        resolve_commit(tmp_path_factory.mktemp("plain"), "main")
+
+
+def test_merge_base(repo: Path) -> None:
+    (repo / "catalog" / "filters" / "a" / "filter.yaml").write_text("name: a\ntitle: changed\n")
+    git(repo, "commit", "-qam", "change a")
+    assert merge_base(repo, rev_parse(repo, "main"), rev_parse(repo, "change")) == rev_parse(repo, "main")
+    git(repo, "checkout", "-q", "--orphan", "unrelated")
+    git(repo, "commit", "-qm", "a history of its own")
+    assert merge_base(repo, rev_parse(repo, "main"), rev_parse(repo, "unrelated")) is None
+
+
+def test_changed_paths_between_commits(repo: Path) -> None:
+    git(repo, "mv", "catalog/filters/b", "catalog/filters/\u0430dd-header")
+    (repo / "catalog" / "filters" / "a" / "README.md").write_text("# a\n")
+    (repo / "uncommitted.txt").write_text("not in a commit\n")
+    git(repo, "add", "catalog")
+    git(repo, "commit", "-qm", "rename b, add a's README")
+    assert sorted(changed_paths(repo, rev_parse(repo, "main"), rev_parse(repo, "HEAD"))) == [
+        "catalog/filters/a/README.md",
+        "catalog/filters/b/filter.yaml",  # a rename is a removal and an addition
+        "catalog/filters/\u0430dd-header/filter.yaml",
+    ]
+    with pytest.raises(GitError, match="^git failed: "):
+        changed_paths(repo, "1" * 40, "HEAD")
+
+
+def test_export_paths_writes_files_and_symlinks_as_committed(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    (repo / "catalog" / "filters" / "a" / "README.md").symlink_to("/etc/passwd")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a symlink")
+    (repo / "catalog" / "filters" / "a" / "filter.yaml").write_text("name: uncommitted\n")
+    target = tmp_path_factory.mktemp("export")
+    export_paths(repo, rev_parse(repo, "HEAD"), ["catalog/catalog.yaml", "catalog/filters/a", "missing"], target)
+    files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir())
+    assert files == ["catalog/catalog.yaml", "catalog/filters/a/README.md", "catalog/filters/a/filter.yaml"]
+    assert (target / "catalog" / "filters" / "a" / "filter.yaml").read_text() == "name: a\n"
+    readme = target / "catalog" / "filters" / "a" / "README.md"
+    assert readme.is_symlink()
+    assert str(readme.readlink()) == "/etc/passwd"
+
+
+def test_catalog_files_at_a_commit(repo: Path) -> None:
+    filters = repo / "catalog" / "filters"
+    (filters / "a" / "filter.yaml").write_text("name: a\n" + "# padding\n" * 10)
+    (filters / "b" / "filter.yaml").unlink()
+    (filters / "b" / "filter.yaml").symlink_to("../a/filter.yaml")
+    (filters / "c").mkdir()
+    (filters / "c" / "README.md").write_text("# c, without filter.yaml\n")
+    (filters / ".hidden").mkdir()
+    (filters / ".hidden" / "filter.yaml").write_text("name: hidden\n")
+    (repo / "catalog" / "catalog.yaml").unlink()
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "odd files")
+    at_main = catalog_files_at(repo, "main", 1000)
+    assert at_main.commit == rev_parse(repo, "main")
+    assert at_main.settings == CommittedFile(regular=True, size=15, data=b"release_url: x\n")
+    assert at_main.filters == {
+        "a": CommittedFile(regular=True, size=8, data=b"name: a\n"),
+        "b": CommittedFile(regular=True, size=8, data=b"name: b\n"),
+    }
+    at_head = catalog_files_at(repo, "HEAD", 50)
+    assert at_head.settings is None
+    assert at_head.filters == {
+        "a": CommittedFile(regular=True, size=8 + 100, data=None),  # over the cap: not read
+        "b": CommittedFile(regular=False, size=0, data=None),
+        "c": None,
+    }
+    with pytest.raises(UnknownRef):
+        catalog_files_at(repo, "nope", 1000)
 
 
 def test_history_dates_are_the_commit_dates(repo: Path) -> None:

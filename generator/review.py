@@ -1,0 +1,735 @@
+"""The approval queue: what a pull request changes in the catalog, and who must approve it.
+
+`review` compares the pull request's head with the merge base of its base and head (as GitHub
+does), filter by filter. Each side's changed filters are exported from git into a temporary
+directory and loaded with the usual loader, so every metadata problem is reported with the usual
+findings. On top of those, the review applies the rules of a catalog's history:
+
+- a published version (one at the base) never changes and never disappears; it can only be yanked,
+  and a yank is final; a filter with published versions cannot be deleted (unlist it instead);
+- a new version is above every version at the base;
+- a filter's owners (or a maintainer) approve its changes; a maintainer approves new filters and
+  anything outside `catalog/filters/<name>/`, and pull requests that touch several filters.
+
+Who owns what is read at the base, never at the head: a pull request cannot make its author an
+owner by editing `filter.yaml` or `catalog/teams.yaml`.
+
+The report is rendered as Markdown for a pull-request comment (`templates/review.md.j2`, every
+contributor's value escaped: no links, mentions, HTML) or as JSON with a stable shape. Change
+kinds and their keys in JSON:
+
+| kind | keys | |
+|---|---|---|
+| `new-filter` | `versions` | the filter is not at the base |
+| `removed-filter` | `versions` | the filter's directory is gone (versions: those at the base) |
+| `new-version` | `version` | |
+| `removed-version` | `version` | an error |
+| `changed-version` | `version`, `fields` | a published version's facts changed: an error |
+| `yank` | `version`, `reason` | |
+| `unyank` | `version` | an error |
+| `visibility` | `from`, `to` | |
+| `metadata` | `fields` | other fields of `filter.yaml` |
+| `files` | `paths` | files of the filter's directory that differ, relative to it |
+
+Findings carry `check`, a stable id of the review check that made them (`metadata` for the
+loader's and `check_metadata`'s findings), and `rule`, the id of the rule they cite: the loader's
+and `check_metadata`'s for `metadata`, a CAT4xx rule (`generator.rules`) for the review's own
+errors and warnings, none for its notes. Commits are read through `generator.gitrepo`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+import semver
+
+from generator import gitrepo, rules
+from generator.checks import check_metadata
+from generator.commands.common import CommandError, UsageError
+from generator.findings import Finding, Position, Severity, printable
+from generator.loader import (
+    FILTERS_DIR,
+    METADATA_FILE,
+    README_FILE,
+    SETTINGS_FILE,
+    TEAMS_FILE,
+    Catalog,
+    FilterEntry,
+    load_catalog,
+)
+from generator.model import FilterMeta, TeamsFile, Version
+from generator.names import USER_HANDLE
+from generator.site.markup import Safe, md_text
+from generator.yamlfile import FieldPath, format_path
+
+TEMPLATES = Path(__file__).parent / "templates"
+SIMPLE_VERSION_BUMP = "simple-version-bump"
+
+# The facts of a published version: what users pinned by sha256 and what CI checked.
+IMMUTABLE_FIELDS = ("sha256", "size", "abi", "kind", "capabilities", "source")
+# Capabilities that reach outside the proxy: a reviewer should look at why.
+OUTBOUND = {
+    "http_calls": "starts making HTTP calls to other services",
+    "grpc": "starts making gRPC calls to other services",
+}
+# Files of a filter's directory that a plain version bump may change besides filter.yaml.
+VERSION_FILES = {METADATA_FILE, README_FILE, "cases.yaml", "proofs.yaml"}
+SOURCE_DIR = "src"
+
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
+
+
+@dataclass(frozen=True)
+class ReviewFinding:
+    """One thing the review found: a metadata finding, or one of the review's own checks."""
+
+    severity: Severity
+    check: str
+    message: str
+    rule: str | None = None
+    path: str = ""
+    field: str = ""
+    line: int | None = None
+    col: int | None = None
+
+    @classmethod
+    def citing(
+        cls,
+        rule: type[rules.Rule],
+        check: str,
+        message: str,
+        path: str = "",
+        field: str = "",
+        position: Position | None = None,
+    ) -> ReviewFinding:
+        """A finding of the review's own `check`, with the rule's id and severity."""
+        return cls(
+            severity=rule.severity,
+            check=check,
+            message=message,
+            rule=rule.id,
+            path=path,
+            field=field,
+            line=position.line if position else None,
+            col=position.col if position else None,
+        )
+
+    @classmethod
+    def of(cls, finding: Finding) -> ReviewFinding:
+        position = finding.position
+        return cls(
+            severity=finding.severity,
+            check="metadata",
+            message=finding.message,
+            rule=finding.rule.id,
+            path=finding.path,
+            field=finding.field,
+            line=position.line if position else None,
+            col=position.col if position else None,
+        )
+
+    @property
+    def location(self) -> str:
+        """`path:line:col`, as far as known."""
+        parts = [self.path] + [str(n) for n in (self.line, self.col) if n is not None]
+        return ":".join(parts) if self.path else ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.value,
+            "check": self.check,
+            "rule": self.rule,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "field": self.field,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to a filter; `details` holds the keys its kind documents (module docstring)."""
+
+    kind: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, **self.details}
+
+
+@dataclass(frozen=True)
+class BinaryFacts:
+    version: str
+    size: int
+    abi: str
+    kind: str
+    capabilities: tuple[str, ...]
+
+    @classmethod
+    def of(cls, version: Version) -> BinaryFacts:
+        return cls(version.version, version.size, version.abi, version.kind, tuple(version.capabilities))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "size": self.size,
+            "abi": self.abi,
+            "kind": self.kind,
+            "capabilities": list(self.capabilities),
+        }
+
+
+@dataclass(frozen=True)
+class BinaryChange:
+    """The newest new binary against the previous latest version (none for a new filter)."""
+
+    previous: BinaryFacts | None
+    current: BinaryFacts
+
+    @property
+    def size_delta(self) -> int | None:
+        return None if self.previous is None else self.current.size - self.previous.size
+
+    @property
+    def size_delta_percent(self) -> float | None:
+        if self.previous is None:
+            return None
+        return round(100 * (self.current.size - self.previous.size) / self.previous.size, 1)
+
+    @property
+    def abi_changed(self) -> bool:
+        return self.previous is not None and self.previous.abi != self.current.abi
+
+    @property
+    def kind_changed(self) -> bool:
+        return self.previous is not None and self.previous.kind != self.current.kind
+
+    @property
+    def capabilities_added(self) -> list[str]:
+        before = set(self.previous.capabilities) if self.previous else set()
+        return [c for c in self.current.capabilities if c not in before]
+
+    @property
+    def capabilities_removed(self) -> list[str]:
+        after = set(self.current.capabilities)
+        return [c for c in self.previous.capabilities if c not in after] if self.previous else []
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.previous.to_json() if self.previous else None,
+            "to": self.current.to_json(),
+            "size_delta": self.size_delta,
+            "size_delta_percent": self.size_delta_percent,
+            "abi_changed": self.abi_changed,
+            "kind_changed": self.kind_changed,
+            "capabilities_added": self.capabilities_added,
+            "capabilities_removed": self.capabilities_removed,
+        }
+
+
+@dataclass
+class FilterReview:
+    """What the pull request does to one filter."""
+
+    name: str
+    status: str  # "new", "changed" or "removed"
+    title: str | None = None
+    owners: list[str] = field(default_factory=list)  # at the base; at the head for a new filter
+    changes: list[Change] = field(default_factory=list)
+    findings: list[ReviewFinding] = field(default_factory=list)
+    binary: BinaryChange | None = None
+
+    def kinds(self) -> set[str]:
+        return {change.kind for change in self.changes}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "title": self.title,
+            "owners": self.owners,
+            "changes": [c.to_json() for c in self.changes],
+            "findings": [f.to_json() for f in self.findings],
+            "binary": self.binary.to_json() if self.binary else None,
+        }
+
+
+@dataclass
+class Review:
+    """The review of one pull request: per filter, outside the filters, and the verdict."""
+
+    base: str
+    head: str
+    base_commit: str
+    head_commit: str
+    merge_base: str
+    author: str | None
+    maintainers: str | None
+    filters: list[FilterReview] = field(default_factory=list)
+    outside_paths: list[str] = field(default_factory=list)
+    findings: list[ReviewFinding] = field(default_factory=list)  # about the pull request as a whole
+    labels: list[str] = field(default_factory=list)
+
+    def all_findings(self) -> list[ReviewFinding]:
+        return self.findings + [f for one in self.filters for f in one.findings]
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.all_findings() if f.severity is severity)
+
+    @property
+    def errors(self) -> int:
+        return self.count(Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return self.count(Severity.WARNING)
+
+    @property
+    def headline(self) -> str:
+        """`2 errors, 1 warning: rate-limit 1.1.0 (new version)`."""
+        counts = f"{_plural(self.errors, 'error')}, {_plural(self.warnings, 'warning')}"
+        items = [_filter_headline(one) for one in self.filters]
+        if self.outside_paths:
+            items.append(f"{_plural(len(self.outside_paths), 'path')} outside {FILTERS_DIR.as_posix()}/")
+        return f"{counts}: {'; '.join(items) or 'no changes'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "head": self.head,
+            "base_commit": self.base_commit,
+            "head_commit": self.head_commit,
+            "merge_base": self.merge_base,
+            "author": self.author,
+            "maintainers": self.maintainers,
+            "headline": self.headline,
+            "filters": [r.to_json() for r in self.filters],
+            "outside_paths": self.outside_paths,
+            "findings": [f.to_json() for f in self.findings],
+            "labels": self.labels,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "notes": self.count(Severity.NOTE),
+        }
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _filter_headline(one: FilterReview) -> str:
+    if one.status == "new":
+        versions = next(c.details["versions"] for c in one.changes if c.kind == "new-filter")
+        return " ".join([one.name, *versions[-1:], "(new filter)"])
+    if one.status == "removed":
+        return f"{one.name} (removed)"
+    phrases = []
+    described = {"new-version": "new version", "removed-version": "removed", "changed-version": "changed"}
+    described |= {"yank": "yanked", "unyank": "un-yanked"}
+    for kind, words in described.items():
+        versions = [c.details["version"] for c in one.changes if c.kind == kind]
+        if versions:
+            plural = "s" if kind == "new-version" and len(versions) > 1 else ""
+            phrases.append(f"{', '.join(versions)} ({words}{plural})")
+    for change in one.changes:
+        if change.kind == "visibility":
+            phrases.append(f"now {change.details['to']}")
+        elif change.kind == "metadata":
+            phrases.append("metadata")
+    return f"{one.name} {', '.join(phrases or ['files'])}"
+
+
+# --- the review ------------------------------------------------------------------------------
+
+
+def review(root: Path, base: str, head: str = "HEAD", author: str | None = None) -> Review:
+    """Review the pull request `head` against `base` in the git repository at `root`.
+
+    Only commits count: the work tree and the index are not looked at.
+    """
+    author = normalize_author(author) if author is not None else None
+    base_commit = _resolve(root, base, "--base")
+    head_commit = _resolve(root, head, "--head")
+    with tempfile.TemporaryDirectory(prefix="catalog-review-") as tmp:
+        before_root, after_root = Path(tmp) / "base", Path(tmp) / "head"
+        try:
+            merge_base = gitrepo.merge_base(root, base_commit, head_commit)
+            if merge_base is None:
+                raise UsageError(f"'{printable(base)}' and '{printable(head)}' have no common history")
+            filters, outside = _classify(gitrepo.changed_paths(root, merge_base, head_commit))
+            _export(root, merge_base, sorted(filters), before_root)
+            _export(root, head_commit, sorted(filters), after_root)
+        except gitrepo.GitError as err:
+            raise CommandError(str(err)) from None
+        before = load_catalog(before_root, filters)
+        after = load_catalog(after_root, filters)
+        result = Review(
+            base=base,
+            head=head,
+            base_commit=base_commit,
+            head_commit=head_commit,
+            merge_base=merge_base,
+            author=author,
+            maintainers=before.teams.maintainers if before.teams else None,
+            outside_paths=sorted(outside),
+        )
+        # Problems of changed catalog-wide files (a broken teams.yaml), as the head has them.
+        result.findings += [ReviewFinding.of(f) for f in after.findings if f.path in outside]
+        for name in sorted(filters):
+            filter_review = _review_filter(name, filters[name], before, after, author)
+            prefix = f"{FILTERS_DIR.as_posix()}/{name}"
+            # A file or a symlink where the filter's directory should be.
+            filter_review.findings += [ReviewFinding.of(f) for f in after.findings if _under(f.path, prefix)]
+            filter_review.findings.sort(key=lambda f: _SEVERITY_ORDER[f.severity])
+            result.filters.append(filter_review)
+    result.findings += _scope_findings(result)
+    result.findings.sort(key=lambda f: _SEVERITY_ORDER[f.severity])
+    if _is_simple_version_bump(result, before.teams):
+        result.labels.append(SIMPLE_VERSION_BUMP)
+    return result
+
+
+def normalize_author(login: str) -> str:
+    """`alice` or `@alice` -> `@alice`; a usage error for anything that is not a GitHub login."""
+    handle = "@" + login.strip().removeprefix("@")
+    if not USER_HANDLE.match(handle):
+        raise UsageError(f"--author: expected a GitHub login such as alice or @alice, got '{printable(login)}'")
+    return handle
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _present(catalog: Catalog, name: str) -> bool:
+    path = catalog.filters_dir / name
+    return path.exists() or path.is_symlink()
+
+
+def _review_filter(name: str, paths: list[str], before: Catalog, after: Catalog, author: str | None) -> FilterReview:
+    old, new = before.entries.get(name), after.entries.get(name)
+    old_meta, new_meta = (old.meta if old else None), (new.meta if new else None)
+    status = "new" if not _present(before, name) else "removed" if not _present(after, name) else "changed"
+    verdict = FilterReview(name=name, status=status)
+    if old_meta is not None:
+        verdict.title, verdict.owners = old_meta.title, list(old_meta.owners)
+    if status == "removed":
+        verdict.changes.append(Change("removed-filter", {"versions": _versions(old_meta)}))
+        verdict.findings += _removed_filter(name, old)
+    else:
+        if status == "new":
+            verdict.changes.append(Change("new-filter", {"versions": _versions(new_meta)}))
+            maintainers = f" ({before.teams.maintainers})" if before.teams else ""
+            message = f"a new filter: a maintainer{maintainers} must approve it"
+            verdict.findings.append(ReviewFinding(Severity.NOTE, "maintainer-approval", message))
+        if new is None or new_meta is None:
+            display = new.metadata_display if new else f"{FILTERS_DIR.as_posix()}/{name}"
+            message = "the filter does not load at the head"
+            verdict.findings.append(ReviewFinding(Severity.ERROR, "does-not-load", message, path=display))
+            verdict.findings += [ReviewFinding.of(f) for f in (new.findings if new else [])]
+        else:
+            verdict.title = new_meta.title
+            verdict.findings += [ReviewFinding.of(f) for f in new.findings + check_metadata(new, after.teams)]
+            if status == "new":
+                verdict.owners = list(new_meta.owners)
+                verdict.binary = BinaryChange(None, BinaryFacts.of(new_meta.latest))
+            elif old_meta is None:
+                message = "the filter does not load at the base, so its published versions cannot be compared"
+                verdict.findings.append(ReviewFinding(Severity.WARNING, "base-does-not-load", message))
+            else:
+                verdict.changes += _metadata_changes(old_meta, new_meta)
+                version_changes, version_findings, verdict.binary = _version_changes(new, old_meta, new_meta)
+                verdict.changes += version_changes
+                verdict.findings += version_findings
+        verdict.changes.append(Change("files", {"paths": paths}))
+        if verdict.binary is not None:
+            verdict.findings += _binary_notes(verdict.binary)
+    if old_meta is not None and author is not None and not _may_approve(author, old_meta.owners, before.teams):
+        message = (
+            f"the author {author} is not an owner of {name} (owners at the base: {', '.join(old_meta.owners)}); "
+            "an owner or a maintainer must approve"
+        )
+        verdict.findings.append(ReviewFinding.citing(rules.AuthorNotOwner, "not-owner", message))
+    return verdict
+
+
+def _versions(meta: FilterMeta | None) -> list[str]:
+    return [v.version for v in meta.versions] if meta else []
+
+
+def _removed_filter(name: str, old: FilterEntry | None) -> list[ReviewFinding]:
+    if old is None or old.meta is None:
+        message = "the filter is removed; it did not load at the base, so a maintainer must check what it published"
+        return [ReviewFinding(Severity.WARNING, "removed-filter", message)]
+    versions = ", ".join(v.version for v in old.meta.versions)
+    message = (
+        f"the filter is removed, but its published versions ({versions}) cannot vanish: users pin them; "
+        f"take it off the site with `catalog filter unlist {name}` or `catalog filter unpublish {name}`, "
+        "and yank versions that must not be used"
+    )
+    return [ReviewFinding.citing(rules.PublishedFilterRemoved, "removed-filter", message, old.metadata_display)]
+
+
+def _metadata_changes(old: FilterMeta, new: FilterMeta) -> list[Change]:
+    changes = []
+    if old.visibility != new.visibility:
+        changes.append(Change("visibility", {"from": old.visibility, "to": new.visibility}))
+    before = old.model_dump(mode="json", by_alias=True, exclude={"versions", "visibility"})
+    after = new.model_dump(mode="json", by_alias=True, exclude={"versions", "visibility"})
+    fields = [key for key in sorted(before.keys() | after.keys()) if before.get(key) != after.get(key)]
+    # A yanked version's reason may be reworded; yanking and its reason are the `yank` change.
+    yanked = {v.version: v.yank_reason for v in old.versions if v.yanked}
+    fields += [
+        format_path(("versions", index, "yank_reason"))
+        for index, v in enumerate(new.versions)
+        if v.version in yanked and v.yanked and v.yank_reason != yanked[v.version]
+    ]
+    if fields:
+        changes.append(Change("metadata", {"fields": fields}))
+    return changes
+
+
+def _version_changes(
+    entry: FilterEntry, old: FilterMeta, new: FilterMeta
+) -> tuple[list[Change], list[ReviewFinding], BinaryChange | None]:
+    """Versions added, removed, changed, yanked; the findings they call for; the binary change."""
+    changes: list[Change] = []
+    findings: list[ReviewFinding] = []
+
+    def at(rule: type[rules.Rule], check: str, path: FieldPath, message: str) -> ReviewFinding:
+        position = entry.document.position(path) if entry.document else None
+        return ReviewFinding.citing(rule, check, message, entry.metadata_display, format_path(path), position)
+
+    published = {v.version: v for v in old.versions}
+    head_index: dict[str, int] = {}
+    for index, version in enumerate(new.versions):
+        head_index.setdefault(version.version, index)
+    highest = max((semver.Version.parse(v) for v in published), default=None)
+    added: list[Version] = []
+    for version_text, index in head_index.items():
+        version = new.versions[index]
+        before = published.get(version_text)
+        if before is None:
+            added.append(version)
+            changes.append(Change("new-version", {"version": version_text}))
+            if highest is not None and semver.Version.parse(version_text) <= highest:
+                message = f"expected a new version above {highest} (the highest at the base), got {version_text}"
+                findings.append(at(rules.VersionNotNewer, "downgrade", ("versions", index, "version"), message))
+            continue
+        differ = [
+            name
+            for name in IMMUTABLE_FIELDS
+            if _fact(before, name) != _fact(version, name)  # capabilities compare as sets
+        ]
+        if differ:
+            changes.append(Change("changed-version", {"version": version_text, "fields": differ}))
+            message = (
+                f"published version {version_text} changed ({', '.join(differ)}): published versions never "
+                "change; yank it (yanked: true, yank_reason) and release a new version instead"
+            )
+            findings.append(
+                at(rules.PublishedVersionChanged, "changed-version", ("versions", index, differ[0]), message)
+            )
+        if version.yanked and not before.yanked:
+            changes.append(Change("yank", {"version": version_text, "reason": version.yank_reason}))
+        elif before.yanked and not version.yanked:
+            changes.append(Change("unyank", {"version": version_text}))
+            message = f"version {version_text} was yanked at the base: a yank is final; release a new version instead"
+            findings.append(at(rules.YankUndone, "unyank", ("versions", index, "yanked"), message))
+    for version_text in published:
+        if version_text not in head_index:
+            changes.append(Change("removed-version", {"version": version_text}))
+            message = (
+                f"published version {version_text} is removed: published versions never vanish; "
+                "yank it (yanked: true, yank_reason) instead"
+            )
+            findings.append(at(rules.PublishedVersionRemoved, "removed-version", ("versions",), message))
+    binary = None
+    if added:
+        newest = max(added, key=lambda v: semver.Version.parse(v.version))
+        binary = BinaryChange(BinaryFacts.of(old.latest), BinaryFacts.of(newest))
+    return changes, findings, binary
+
+
+def _fact(version: Version, name: str) -> Any:
+    value = getattr(version, name)
+    if name == "capabilities":
+        return sorted(value)
+    if name == "source":
+        return value.model_dump(mode="json") if value is not None else None
+    return value
+
+
+def _binary_notes(binary: BinaryChange) -> list[ReviewFinding]:
+    notes = []
+    previous, current = binary.previous, binary.current
+    if previous is not None:
+        message = (
+            f"binary {previous.version} -> {current.version}: {previous.size} -> {current.size} bytes "
+            f"({binary.size_delta:+d}, {binary.size_delta_percent:+.1f}%)"
+        )
+        notes.append(ReviewFinding(Severity.NOTE, "size", message))
+        if binary.abi_changed:
+            message = f"the ABI changes from {previous.abi} to {current.abi}"
+            notes.append(ReviewFinding(Severity.NOTE, "abi", message))
+        if binary.kind_changed:
+            message = f"the kind changes from {previous.kind} to {current.kind}"
+            notes.append(ReviewFinding(Severity.NOTE, "kind", message))
+    for capability in binary.capabilities_added:
+        message = f"new capability {capability}"
+        if capability in OUTBOUND:
+            message += f": the filter {OUTBOUND[capability]}; that deserves a reviewer's eye"
+        notes.append(ReviewFinding(Severity.NOTE, "capability", message))
+    return notes
+
+
+def _logins(owners: Iterable[str], teams: TeamsFile | None) -> set[str]:
+    """The lower-cased `@login`s that `owners` stand for (team members through `teams`)."""
+    logins: set[str] = set()
+    for owner in owners:
+        if "/" in owner:
+            logins |= teams.members_of(owner) if teams else set()
+        else:
+            logins.add(owner.lower())
+    return logins
+
+
+def _may_approve(author: str, owners: Iterable[str], teams: TeamsFile | None) -> bool:
+    """The author owns the filter, or is a maintainer (who owns everything)."""
+    maintainers = [teams.maintainers] if teams else []
+    return author.lower() in _logins([*owners, *maintainers], teams)
+
+
+def _scope_findings(result: Review) -> list[ReviewFinding]:
+    findings = []
+    if result.outside_paths:
+        message = (
+            f"{_plural(len(result.outside_paths), 'path')} outside {FILTERS_DIR.as_posix()}/<name>/ changed: "
+            "a maintainer must approve"
+        )
+        findings.append(ReviewFinding.citing(rules.ChangesOutsideFilters, "outside-paths", message))
+    if len(result.filters) > 1:
+        names = ", ".join(r.name for r in result.filters)
+        message = f"{len(result.filters)} filters change in one pull request ({names}): a maintainer must approve"
+        findings.append(ReviewFinding.citing(rules.SeveralFilters, "several-filters", message))
+    return findings
+
+
+def _is_simple_version_bump(result: Review, teams: TeamsFile | None) -> bool:
+    """New versions of one existing filter, by an owner, nothing else, nothing to look at twice."""
+    if result.errors or result.warnings or result.outside_paths or len(result.filters) != 1:
+        return False
+    only = result.filters[0]
+    if only.status != "changed" or "new-version" not in only.kinds() or only.kinds() - {"new-version", "files"}:
+        return False
+    if result.author is None or not _may_approve(result.author, only.owners, teams):
+        return False
+    if only.binary is None or only.binary.capabilities_added:
+        return False
+    paths = next(c.details["paths"] for c in only.changes if c.kind == "files")
+    return all(p in VERSION_FILES or p.split("/", 1)[0] == SOURCE_DIR for p in paths)
+
+
+# --- commits ---------------------------------------------------------------------------------
+
+
+def _resolve(root: Path, ref: str, option: str) -> str:
+    try:
+        return gitrepo.resolve_commit(root, ref)
+    except gitrepo.NotARepository as err:
+        raise UsageError(f"{err} (review compares commits)") from None
+    except (gitrepo.BadRef, gitrepo.UnknownRef) as err:
+        raise UsageError(f"{option}: {err}") from None
+    except gitrepo.GitError as err:
+        raise CommandError(str(err)) from None
+
+
+def _classify(paths: list[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """Paths by filter (relative to the filter's directory), and the paths outside every filter."""
+    prefix = FILTERS_DIR.parts
+    filters: dict[str, list[str]] = {}
+    outside: list[str] = []
+    for path in paths:
+        parts = PurePosixPath(path).parts
+        # The loader skips names starting with '.', so such paths are no filter's business.
+        if parts[: len(prefix)] == prefix and len(parts) > len(prefix) and not parts[len(prefix)].startswith("."):
+            inside = PurePosixPath(*parts[len(prefix) + 1 :]).as_posix() if len(parts) > len(prefix) + 1 else "."
+            filters.setdefault(parts[len(prefix)], []).append(inside)
+        else:
+            outside.append(path)
+    return filters, outside
+
+
+def _export(root: Path, commit: str, names: list[str], target: Path) -> None:
+    """Write the catalog's settings and the directories of `names` at `commit` under `target`.
+
+    Symlinks are written as symlinks, so the loader refuses them as it would in a checkout.
+    """
+    (target / FILTERS_DIR).mkdir(parents=True)
+    wanted = [SETTINGS_FILE.as_posix(), TEAMS_FILE.as_posix()]
+    wanted += [(FILTERS_DIR / name).as_posix() for name in names]
+    gitrepo.export_paths(root, commit, wanted, target)
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def render_json(result: Review) -> str:
+    return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+_ZWJ = "\u200d"
+_AUTOLINK = re.compile(r"(?i)(www)(\.)|(:)(//)|([@#])")
+
+
+def md_inline(value: Any) -> str:
+    """Contributors' text in a pull-request comment: no Markdown, HTML, links, mentions or references.
+
+    `md_text` turns Markdown's punctuation into character references; GitHub finds mentions
+    (`@user`), issue references (`#1`) and bare links (`www.`, `https://`) in the rendered text
+    after that, so a zero-width joiner breaks each of them up.
+    """
+    if isinstance(value, Safe):
+        return value
+    text = printable("" if value is None else str(value))
+    return md_text(_AUTOLINK.sub(_break_up, text))
+
+
+def _break_up(match: re.Match[str]) -> str:
+    parts = [g for g in match.groups() if g]
+    return _ZWJ.join(parts) if len(parts) > 1 else parts[0] + _ZWJ
+
+
+def code_span(value: Any) -> Safe:
+    """Inline code (nothing inside is Markdown, a link or a mention) that its content cannot close."""
+    text = re.sub(r"\s+", " ", printable(str(value)))
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    # A space on each side (which Markdown strips) keeps a backtick at either end off the fence.
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return Safe(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def render_markdown(result: Review) -> str:
+    """The review as a pull-request comment."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=False,  # noqa: S701 - Markdown, not HTML: `finalize` escapes every value instead
+        finalize=md_inline,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["code"] = code_span
+    # A macro's output is Markdown that the macro has escaped already.
+    env.filters["rendered"] = Safe
+    return env.get_template("review.md.j2").render(review=result, short=lambda sha: sha[:12])
