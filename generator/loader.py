@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -30,6 +30,9 @@ README_FILE = "README.md"
 MAX_METADATA_BYTES = 256 * KIB
 MAX_README_BYTES = 1 * MIB
 
+if TYPE_CHECKING:
+    from generator.perf.results import BenchFile
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -46,6 +49,7 @@ class FilterEntry:
     cases: CasesFile | None = None  # None when there is no cases.yaml, or it does not load
     cases_document: YamlDocument | None = None
     proofs: Proofs = field(default_factory=Proofs)
+    bench: BenchFile | None = None  # bench.yaml, when there is one and it loads
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -183,6 +187,11 @@ def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterE
             proofs, findings = validate_document(Proofs, proofs_document)
             entry.findings += findings
             entry.proofs = proofs or Proofs()
+    # Imported here: generator.perf.results reads its file through this module's validate_document.
+    from generator.perf.results import BENCH_FILE, load_bench
+
+    entry.bench, findings = load_bench(directory, f"{entry.display}/{BENCH_FILE}")
+    entry.findings += findings
     readme_display = f"{entry.display}/{README_FILE}"
     readme, readme_findings = read_text(directory / README_FILE, readme_display, MAX_README_BYTES)
     entry.readme = readme

@@ -51,6 +51,41 @@ See [the source](src/alpha.c).
 BUILT = {"build": {"recipe": "wat", "path": "src/filter.wat"}}  # no own URL: the catalog's release URL applies
 
 
+def bench_result(cpu_without: float, cpu_with: float, significant: bool) -> dict[str, Any]:
+    """One version's bench.yaml entry, as `catalog filter bench --record` writes it."""
+
+    def variant(cpu: float, rps: float) -> dict[str, Any]:
+        return {
+            "valid_rounds": 5,
+            "invalid_rounds": 0,
+            "metrics": {
+                "rps": {"median": rps, "min": rps * 0.9, "max": rps * 1.1},
+                "latency_p50_ms": {"median": 0.25, "min": 0.2, "max": 0.3},
+                "cpu_us_per_request": {"median": cpu, "min": cpu * 0.95, "max": cpu * 1.05},
+                "rss_mib": {"median": 40.0, "min": 39.5, "max": 40.5},
+            },
+        }
+
+    return {
+        "date": "2026-02-03",
+        "envoy": "1.40.0",
+        "generator": "wrk 4.1.0",
+        "machine": {"cpu": "Test CPU <b>@</b> 2.0GHz", "cores": 2, "kernel": "6.1.0"},
+        "profile": {"generator": "wrk", "duration": 3, "connections": 8},
+        "request": {"method": "GET", "path": "/images/cat.png", "header_names": [], "body_bytes": 0},
+        "config": {"header": "x-test"},
+        "rounds": 5,
+        "without": variant(cpu_without, 30000.0),
+        "with": variant(cpu_with, 30000.0 * cpu_without / cpu_with),
+        "overhead": {
+            "cpu_us_per_request": {"ratio": cpu_with / cpu_without, "p_value": 0.008 if significant else 0.4,
+                                   "significant": significant},
+            "rps": {"ratio": cpu_without / cpu_with, "p_value": 0.008 if significant else 0.4,
+                    "significant": significant},
+        },
+    }  # fmt: skip
+
+
 def binary(tag: int) -> bytes:
     """A distinct valid proxy-wasm module per tag (the tag is an extra exported global)."""
     return proxy_module(extra=[f'(global (export "tag{tag}") i32 (i32.const {tag}))'])
@@ -164,6 +199,9 @@ def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
         }
     }
     (alpha_dir / "proofs.yaml").write_text(yaml.safe_dump(proofs, sort_keys=False))
+    bench = {"versions": {"1.0.0": {"default": bench_result(30.0, 31.0, False)},
+                          "1.1.0": {"default": bench_result(30.0, 36.0, True)}}}  # fmt: skip
+    (alpha_dir / "bench.yaml").write_text(yaml.safe_dump(bench, sort_keys=False))
     git(catalog.root, "add", "-A")
     git(catalog.root, "commit", "-qm", "alpha-auth 1.1.0", date=DAY_TWO)
     return {

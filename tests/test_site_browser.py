@@ -250,6 +250,13 @@ def test_grid_table_switch_is_remembered_and_table_sorts(site: Site, page: Page)
     assert [n for _, n in rows()] == ["gamma-net", "evil-readme", "beta-headers", "alpha-auth"]
     expect(size).not_to_have_attribute("data-order", re.compile(".*"))
 
+    # The home table sorts by the measured CPU overhead; filters without a run come last.
+    overhead = page.locator("th button[data-sort=overhead]")
+    overhead.click()
+    assert [n for _, n in rows()][0] == "alpha-auth"
+    cell = page.locator("tbody tr[data-name=alpha-auth] td").nth(9)
+    expect(cell).to_have_text("+20.0 %")
+
 
 def test_icons_load_and_placeholders_show_initials(site: Site, page: Page) -> None:
     loaded = "img => img.complete && img.naturalWidth > 0"

@@ -141,3 +141,22 @@ def test_a_filter_page_links_its_readme_into_the_repository(output: SiteOutput) 
 )
 def test_release_url_override(template: str, accepted: bool) -> None:
     assert (check_release_override(template) is None) is accepted
+
+
+def test_performance_results_show_overheads_only_beyond_noise(output: SiteOutput) -> None:
+    alpha = pages(output)["filters/alpha-auth/index.md"]
+    performance = alpha.split("## Performance")[1].split("## Compatibility")[0]
+    newest, oldest = performance.split("### 1.0.0 under the default profile")
+    assert "catalog-bench-significant\">&#43;20.0 %<" in newest  # 36 µs against 30 µs, significant
+    assert "within noise" in oldest  # 31 against 30, not significant: no percentage
+    assert "&#43;3.3 %" not in oldest
+    assert "Version over version, default profile" in performance
+    home = pages(output)[HOME_PAGE]
+    row = next(r for r in home.split("<tr data-item")[1:] if 'data-name="alpha-auth"' in r).split("</tr>")[0]
+    assert 'data-overhead="1.200000"' in row
+    assert "<td>&#43;20.0 %</td>" in row
+
+
+def test_a_filter_without_results_says_so(output: SiteOutput) -> None:
+    beta = pages(output)["filters/beta-headers/index.md"]
+    assert "No performance run is recorded yet" in beta

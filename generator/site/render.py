@@ -205,6 +205,7 @@ def _attr_list(view: FilterView) -> markup.Safe:
             "data-size": str(view.latest.version.size),
             "data-updated": view.updated or "",
             "data-proven": view.proven,
+            "data-overhead": "" if view.cpu_overhead is None else f"{view.cpu_overhead.ratio:.6f}",
         }
     )
     return markup.Safe(" ".join(f'{name}="{markup.html_text(value)}"' for name, value in attrs.items()))

@@ -23,6 +23,7 @@ from generator.gitrepo import FilterHistory
 from generator.icon import load_icon
 from generator.loader import METADATA_FILE, Catalog, FilterEntry
 from generator.model import CatalogSettings, FilterMeta, Version
+from generator.perf.results import HEADLINE, METRIC_TITLES, METRICS, BenchFile, BenchResult, Overhead, Spread
 from generator.proofs import VersionProof
 from generator.site import markup
 from generator.site.index import CatalogIndex, IndexFilter, IndexProof, IndexVersion
@@ -82,6 +83,43 @@ class ExampleView:
 
 
 @dataclass(frozen=True)
+class MetricRow:
+    """One metric of a benchmark: without and with the filter, as text and as bar widths (percent)."""
+
+    title: str
+    without: str
+    with_filter: str
+    overhead: str  # "+12.3 %", "-4.0 %" or "within noise"
+    significant: bool
+    without_width: float
+    with_width: float
+
+
+@dataclass(frozen=True)
+class BenchView:
+    """One version under one profile: where it was measured and every metric."""
+
+    version: str
+    profile: str
+    result: BenchResult
+    rows: list[MetricRow]
+
+    @property
+    def headline(self) -> MetricRow | None:
+        return next((row for row in self.rows if row.title == METRIC_TITLES[HEADLINE]), None)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """The headline metric of one version under one profile, for the version-over-version chart."""
+
+    version: str
+    value: str
+    overhead: str
+    width: float
+
+
+@dataclass(frozen=True)
 class FilterView:
     meta: FilterMeta
     readme: markup.Safe
@@ -97,6 +135,8 @@ class FilterView:
     updated: str | None
     edit_path: str
     icon: bytes | None  # a checked PNG, or None for the initials placeholder
+    benches: list[BenchView]  # newest version first, profiles by name
+    trends: dict[str, list[TrendPoint]]  # profile -> versions oldest first (only with two or more)
 
     @property
     def name(self) -> str:
@@ -141,6 +181,17 @@ class FilterView:
         return f"{self.proven} in Envoy {proof.envoy}"
 
     @property
+    def cpu_overhead(self) -> Overhead | None:
+        """The latest version's CPU-per-request overhead under the default profile (else the first)."""
+        mine = [b for b in self.benches if b.version == self.latest.version.version]
+        chosen = next((b for b in mine if b.profile == DEFAULT_PROFILE), mine[0] if mine else None)
+        return chosen.result.overhead.cpu_us_per_request if chosen else None
+
+    @property
+    def cpu_overhead_text(self) -> str:
+        return overhead_text(self.cpu_overhead)
+
+    @property
     def all_yanked(self) -> bool:
         return all(v.version.yanked for v in self.versions)
 
@@ -163,6 +214,86 @@ class FilterView:
     @property
     def kind_label(self) -> str:
         return KIND_LABELS[self.latest.version.kind]
+
+
+DEFAULT_PROFILE = "default"
+
+
+def overhead_text(overhead: Overhead | None) -> str:
+    if overhead is None:
+        return ""
+    if not overhead.significant:
+        return "within noise"
+    return f"{(overhead.ratio - 1) * 100:+.1f} %"
+
+
+def number_text(value: float) -> str:
+    """A measured figure at a readable precision: 31,250 / 512 / 36.4 / 0.25."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def _figure(spread: Spread | None) -> str:
+    if spread is None:
+        return "-"
+    return f"{number_text(spread.median)} ({number_text(spread.min)}-{number_text(spread.max)})"
+
+
+def _bench_views(bench: BenchFile | None) -> list[BenchView]:
+    if bench is None:
+        return []
+    views = []
+    for version in sorted(bench.versions, key=semver.Version.parse, reverse=True):
+        for profile, result in sorted(bench.versions[version].items()):
+            rows = []
+            for metric in METRICS:
+                without = getattr(result.without.metrics, metric)
+                with_filter = getattr(result.with_filter.metrics, metric)
+                if without is None and with_filter is None:
+                    continue
+                top = max(s.max for s in (without, with_filter) if s is not None) or 1.0
+                overhead = getattr(result.overhead, metric)
+                rows.append(
+                    MetricRow(
+                        title=METRIC_TITLES[metric],
+                        without=_figure(without),
+                        with_filter=_figure(with_filter),
+                        overhead=overhead_text(overhead),
+                        significant=bool(overhead and overhead.significant),
+                        without_width=round(100 * without.median / top, 1) if without else 0.0,
+                        with_width=round(100 * with_filter.median / top, 1) if with_filter else 0.0,
+                    )
+                )
+            views.append(BenchView(version=version, profile=profile, result=result, rows=rows))
+    return views
+
+
+def _trends(benches: list[BenchView]) -> dict[str, list[TrendPoint]]:
+    by_profile: dict[str, list[BenchView]] = {}
+    for bench in reversed(benches):  # oldest version first
+        by_profile.setdefault(bench.profile, []).append(bench)
+    trends = {}
+    for profile, series in sorted(by_profile.items()):
+        values = [getattr(b.result.with_filter.metrics, HEADLINE) for b in series]
+        if len(series) < 2 or any(v is None for v in values):
+            continue
+        top = max(v.median for v in values if v is not None) or 1.0
+        trends[profile] = [
+            TrendPoint(
+                version=b.version,
+                value=number_text(v.median),
+                overhead=overhead_text(getattr(b.result.overhead, HEADLINE)),
+                width=round(100 * v.median / top, 1),
+            )
+            for b, v in zip(series, values, strict=True)
+            if v is not None
+        ]
+    return trends
 
 
 def size_text(size: int) -> str:
@@ -229,6 +360,7 @@ def filter_view(
         for v in reversed(meta.versions)
     ]
     latest = next(v for v in versions if v.version is meta.latest)
+    benches = _bench_views(entry.bench)
     example = meta.config.examples[0].value
     base_url = None
     if options.repo_url:
@@ -255,6 +387,8 @@ def filter_view(
         updated=_day(history.last_commit) if history else None,
         edit_path=f"{entry.display}/{METADATA_FILE}",
         icon=load_icon(entry.directory, entry.display, meta.icon)[0] if meta.icon else None,
+        benches=benches,
+        trends=_trends(benches),
     )
 
 

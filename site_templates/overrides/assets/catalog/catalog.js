@@ -91,8 +91,9 @@
       rows.sort(function (a, b) {
         var x = a.getAttribute("data-" + key) || "";
         var y = b.getAttribute("data-" + key) || "";
+        // Numeric columns: an empty cell (nothing measured) sorts after every number.
         var result = numeric
-          ? Number(x) - Number(y)
+          ? (x === "" ? Infinity : Number(x)) - (y === "" ? Infinity : Number(y)) || 0
           : x.localeCompare(y, undefined, { numeric: true, sensitivity: "base" });
         if (result === 0) {
           result = a.getAttribute("data-name").localeCompare(b.getAttribute("data-name"));
