@@ -11,14 +11,17 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP) toolchains
 
-# From Debian, installed only when missing: clang 14 and lld 14 for the C filters, and chromium for
-# the site's browser tests (driven by Playwright; never a downloaded browser). Node.js and npm (for
-# the AssemblyScript filter) come with the machine.
+# From Debian, installed only when missing: clang 14 and lld 14 for the C filters, chromium for
+# the site's browser tests (driven by Playwright; never a downloaded browser), and the load
+# generators of `catalog filter bench`: wrk and h2load (nghttp2-client). Node.js and npm (for the
+# AssemblyScript filter) come with the machine.
 toolchains:
 	@missing=""; \
 	command -v clang-14 >/dev/null || missing="$$missing clang-14"; \
 	command -v wasm-ld-14 >/dev/null || missing="$$missing lld-14"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v h2load >/dev/null || missing="$$missing nghttp2-client"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (Debian)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing; run 'sudo apt-get install$$missing' (Debian 12)" >&2; exit 1; fi; \

@@ -147,7 +147,7 @@ def test_performance_results_show_overheads_only_beyond_noise(output: SiteOutput
     alpha = pages(output)["filters/alpha-auth/index.md"]
     performance = alpha.split("## Performance")[1].split("## Compatibility")[0]
     newest, oldest = performance.split("### 1.0.0 under the default profile")
-    assert "catalog-bench-significant\">&#43;20.0 %<" in newest  # 36 µs against 30 µs, significant
+    assert 'catalog-bench-significant">&#43;20.0 %<' in newest  # 36 µs against 30 µs, significant
     assert "within noise" in oldest  # 31 against 30, not significant: no percentage
     assert "&#43;3.3 %" not in oldest
     assert "Version over version, default profile" in performance
