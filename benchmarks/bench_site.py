@@ -42,7 +42,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 
@@ -50,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generator.gitrepo import catalog_history
 from generator.loader import load_catalog
+from generator.model import Category
 from generator.site.render import SiteOutput, render_site
 from generator.site.views import SiteOptions
 
@@ -65,18 +66,7 @@ DAY_TWO = "2026-02-03T04:05:06+00:00"
 # every run's catalog the same.
 FIRST = ["auth", "cache", "header", "jwt", "quota", "route", "trace", "geo", "bot", "cors", "csrf", "waf", "tenant"]
 SECOND = ["guard", "rewrite", "limit", "policy", "router", "tagger", "check", "stamp", "meter", "mirror", "audit"]
-CATEGORIES = [
-    "authentication",
-    "authorization",
-    "caching",
-    "headers",
-    "observability",
-    "rate-limiting",
-    "routing",
-    "security",
-    "transformation",
-    "other",
-]
+CATEGORIES = list(get_args(Category))
 LANGUAGES = ["c", "rust", "go", "cpp", "assemblyscript", "zig", "wat", "other"]
 LICENSES = ["Apache-2.0", "MIT", "BSD-3-Clause", "MPL-2.0", "ISC", "Apache-2.0 OR MIT"]
 KEYWORDS = [

@@ -113,8 +113,12 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write `data` to `path` through a temporary file and a rename."""
+def write_atomic(path: Path, data: bytes | str, *, replace: bool = True) -> None:
+    """Write `data` to `path` through a temporary file and a rename: complete, or not at all.
+
+    With `replace=False` the file must not exist: a hard link takes the name, which fails with
+    FileExistsError if a file appeared meanwhile, where a rename would silently replace it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
@@ -128,11 +132,13 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        raise
 
 
 @contextlib.contextmanager

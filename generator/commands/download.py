@@ -8,11 +8,8 @@ nothing is written then. An existing file is never replaced unless asked.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from generator.commands.common import (
 )
 from generator.commands.import_filter import is_url
 from generator.fetch import DEFAULT_MAX_BYTES, FetchError, FetchPolicy, Progress, download
-from generator.files import FILE_MODE, read_user_file, write_atomic
+from generator.files import read_user_file, write_atomic
 from generator.loader import SETTINGS_FILE
 from generator.model import SHA256_PATTERN
 
@@ -193,18 +190,7 @@ def _output_path(output: Path | None, wanted: Wanted) -> Path:
 
 def _write_new(path: Path, data: bytes) -> None:
     """Write `path`, which must not exist: complete, or not at all; never over a file that appeared meanwhile."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # A hard link fails if the name exists, where a rename would silently replace it.
-        os.link(tmp, path)
+        write_atomic(path, data, replace=False)
     except FileExistsError:
         raise CommandError(f"{path} exists; pass --force to replace it, or -o another file") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
