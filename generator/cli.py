@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -19,7 +19,15 @@ import click
 import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -28,6 +36,7 @@ from generator import review as review_cmd
 from generator.behaviour import CaseResult
 from generator.binaries import BinaryOptions
 from generator.commands import apply as apply_cmd
+from generator.commands import bench as bench_cmd
 from generator.commands import build_filter, clone, delete, listing, prove, validate, view, visibility
 from generator.commands import codeowners as codeowners_cmd
 from generator.commands import config as filter_config
@@ -887,3 +896,189 @@ def download_command(
         highlight=False,
         emoji=False,
     )
+
+
+# --- bench -----------------------------------------------------------------------------------
+
+_BENCH_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people (stdout), json for tools (every round included).",
+)
+_BENCH_PROFILE = click.option(
+    "--profile",
+    default="default",
+    show_default=True,
+    metavar="PROFILE",
+    help="Performance profile: catalog/profiles/PROFILE.yaml.",
+)
+_BENCH_ROUNDS = click.option(
+    "--rounds", type=click.IntRange(2, 50), help="Rounds of each variant (default: the profile's)."
+)
+_BENCH_DURATION = click.option(
+    "--duration",
+    type=click.IntRange(1, 3600),
+    metavar="SECONDS",
+    help="Seconds of measured load per round (default: the profile's).",
+)
+_BENCH_OFFLINE = click.option("--offline", is_flag=True, help="Do not download binaries; use the store or the recipe.")
+
+
+@filter_group.command("bench")
+@click.argument("spec", metavar="NAME[@VERSION]")
+@_BENCH_PROFILE
+@_BENCH_ROUNDS
+@_BENCH_DURATION
+@click.option(
+    "--config",
+    "config",
+    help="Plugin configuration (JSON file or text). Default: the profile's, else the first example.",
+)
+@click.option(
+    "--record", is_flag=True, help="Write the results to the filter's bench.yaml (only if every round was valid)."
+)
+@_BENCH_OFFLINE
+@_BENCH_FORMAT
+@pass_state
+def bench_command(
+    state: State,
+    spec: str,
+    profile: str,
+    rounds: int | None,
+    duration: int | None,
+    config: str | None,
+    record: bool,
+    offline: bool,
+    fmt: str,
+) -> None:
+    """Measure what a filter costs: Envoy without it and with it, in alternating rounds.
+
+    Each round starts a fresh Envoy on 127.0.0.1, warms it up and loads it with the profile's load
+    generator; reported are requests/s, latency p50/p90/p99, Envoy's CPU time per request and its
+    memory, as medians over rounds with their range, and the filter's overhead (with / without).
+    A difference the rounds cannot tell from noise (Mann-Whitney U test, p >= 0.05) is reported as
+    "within noise". Rounds with socket errors or non-2xx responses are invalid and left out.
+    Ctrl-C stops Envoy and the load generator and writes nothing.
+    """
+    with handled():
+        options = bench_cmd.BenchOptions(
+            profile=profile,
+            rounds=rounds,
+            duration=duration,
+            config=parse_config(config) if config is not None else None,
+            has_config=config is not None,
+            offline=offline,
+        )
+        with _interrupted(), _bench_progress() as progress:
+            report = bench_cmd.bench_filter(
+                state.catalog_root, state.store, spec, options, record=record, progress=progress
+            )
+    _print_bench(report, fmt)
+    if report.recorded:
+        subject = report.variants[1].subject
+        assert subject is not None
+        err.print(f"recorded in catalog/filters/{subject.name}/bench.yaml", highlight=False)
+    if report.failed or (record and not report.recorded):
+        sys.exit(1)
+
+
+@main.group("bench")
+def bench_group() -> None:
+    """Compare what filters cost in Envoy."""
+
+
+@bench_group.command("compare")
+@click.argument("spec_a", metavar="A")
+@click.argument("spec_b", metavar="B")
+@_BENCH_PROFILE
+@_BENCH_ROUNDS
+@_BENCH_DURATION
+@_BENCH_OFFLINE
+@_BENCH_FORMAT
+@pass_state
+def bench_compare_command(
+    state: State,
+    spec_a: str,
+    spec_b: str,
+    profile: str,
+    rounds: int | None,
+    duration: int | None,
+    offline: bool,
+    fmt: str,
+) -> None:
+    """Compare two filters, or two versions of one (NAME@V1 NAME@V2), side by side in one run.
+
+    A and B are NAME[@VERSION]. Rounds alternate Envoy without a filter, with A and with B; each
+    filter runs with the profile's configuration or its first example. The same metrics as
+    `catalog filter bench`, and which of A and B costs more CPU per request, or that they are
+    within noise of each other.
+    """
+    with handled():
+        options = bench_cmd.BenchOptions(profile=profile, rounds=rounds, duration=duration, offline=offline)
+        with _interrupted(), _bench_progress() as progress:
+            report = bench_cmd.compare(state.catalog_root, state.store, spec_a, spec_b, options, progress=progress)
+    _print_bench(report, fmt)
+    if report.failed:
+        sys.exit(1)
+
+
+@contextmanager
+def _interrupted() -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) during a benchmark: Envoy and the load generator are already stopped."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print("interrupted: Envoy and the load generator are stopped; nothing was written", highlight=False)
+        sys.exit(130)
+
+
+@contextmanager
+def _bench_progress() -> Iterator[Callable[[int, int, str], None]]:
+    """A progress bar on a terminal; otherwise a line per round, so a CI log shows the run moving."""
+    if not err.is_terminal:
+
+        def line(done: int, total: int, what: str) -> None:
+            if done < total:
+                err.print(printable(what), style="dim", highlight=False)
+
+        yield line
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+
+        def update(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=printable(what))
+
+        yield update
+
+
+def _print_bench(report: bench_cmd.BenchReport, fmt: str) -> None:
+    for line in bench_cmd.invalid_rounds(report):
+        err.print(printable(line), highlight=False)
+    for note in report.notes:
+        err.print(f"note: {printable(note)}", highlight=False)
+    if fmt == "json":
+        out.print_json(json.dumps(report.to_json()))
+        return
+    settings = report.profile
+    protocol = settings.protocol + (" over TLS" if settings.tls else "")
+    err.print(
+        printable(
+            f"profile {report.profile_name}: {report.generator}, {protocol}, {settings.connections} connections, "
+            f"{settings.rounds} rounds; Envoy {report.envoy}; {report.machine.cpu}, {report.machine.cores} cores"
+        ),
+        highlight=False,
+    )
+    header, rows = bench_cmd.table(report)
+    table = Table(box=None, header_style="bold")
+    for column in header:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(printable(cell)) for cell in row))
+    out.print(table)
+    for line in bench_cmd.verdicts(report):
+        out.print(printable(line), highlight=False)
