@@ -80,7 +80,7 @@ OUTBOUND = {
     "grpc": "starts making gRPC calls to other services",
 }
 # Files of a filter's directory that a plain version bump may change besides filter.yaml.
-VERSION_FILES = {METADATA_FILE, README_FILE, "cases.yaml", "proofs.yaml"}
+VERSION_FILES = {METADATA_FILE, README_FILE, "cases.yaml", "proofs.yaml", "bench.yaml"}
 SOURCE_DIR = "src"
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}

@@ -74,7 +74,7 @@ def validate_config(envoy: Envoy, config_path: Path, *, timeout: float = 30) -> 
             text=True,
             timeout=timeout,
             check=False,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
     except subprocess.TimeoutExpired:
         return ValidateResult(False, f"envoy --mode validate did not finish within {timeout:g} s", timed_out=True)
@@ -118,7 +118,7 @@ def run_envoy(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         admin_port = _wait_for_admin(process, admin_file, log_path, ready_timeout)
@@ -128,8 +128,8 @@ def run_envoy(
         _stop(process)
 
 
-def _die_with_parent() -> None:
-    """In the child: ask Linux to send SIGTERM when the parent dies, so no Envoy is left behind."""
+def die_with_parent() -> None:
+    """In a child process: ask Linux to kill it when the parent dies, so no Envoy or load generator is left behind."""
     if _prctl is not None:
         # SIGKILL, not SIGTERM: a worker stuck in a looping filter never finishes a graceful exit.
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))

@@ -23,6 +23,9 @@ class EchoUpstream:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Small responses on a kept-alive connection: without this, Nagle's algorithm and delayed ACKs
+    # hold each one for ~40 ms.
+    disable_nagle_algorithm = True
     server: _Server
 
     def _echo(self) -> None:

@@ -21,7 +21,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.envoy.process import _die_with_parent
+from generator.envoy.process import die_with_parent
 from generator.perf.profile import Profile
 
 PERCENTILES = (50, 90, 99)
@@ -143,7 +143,7 @@ def run(argv: list[str], deadline: float) -> str:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         stdout, stderr = process.communicate(timeout=deadline)
