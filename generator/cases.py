@@ -27,15 +27,17 @@ def _check_header_names(value: dict[str, str]) -> dict[str, str]:
         if not all(32 <= ord(ch) < 127 or ch == "\t" for ch in header_value):
             raise PydanticCustomError(
                 rules.InvalidValue.id,
-                "expected a header value of visible ASCII, got '{value}' (line breaks and non-ASCII cannot be sent)",
-                {"value": header_value[:80]},
+                "expected a header value of visible ASCII, got {value} (line breaks and non-ASCII cannot be sent)",
+                {"value": ascii(header_value[:80])},
             )
     return value
 
 
 def _check_header_name(name: str) -> str:
     if not TOKEN.match(name):
-        raise PydanticCustomError(rules.InvalidValue.id, "expected an HTTP header name, got '{name}'", {"name": name})
+        raise PydanticCustomError(
+            rules.InvalidValue.id, "expected an HTTP header name, got {name}", {"name": ascii(name[:80])}
+        )
     return name
 
 
