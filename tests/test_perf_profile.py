@@ -117,8 +117,8 @@ def test_extra_args_refuse_shell_characters_and_managed_options(tmp_path: Path) 
     text = (
         "generator: h2load\n"
         "extra_args:\n"
-        "- -m\n"
-        "- '4'\n"
+        "- -m4\n"
+        "- 'http://elsewhere.example/'\n"
         "- '$(reboot)'\n"
         "- 'a b'\n"
         "- -c8\n"
@@ -130,6 +130,7 @@ def test_extra_args_refuse_shell_characters_and_managed_options(tmp_path: Path) 
     )
     found = findings(tmp_path, text)
     assert [line.split(": error: ")[0] for line in found] == [
+        "catalog/profiles/p.yaml:4:3",
         "catalog/profiles/p.yaml:5:3",
         "catalog/profiles/p.yaml:6:3",
         "catalog/profiles/p.yaml:7:3",
@@ -138,9 +139,11 @@ def test_extra_args_refuse_shell_characters_and_managed_options(tmp_path: Path) 
         "catalog/profiles/p.yaml:10:3",
         "catalog/profiles/p.yaml:11:3",
     ]
-    assert "extra_args[2]: expected an option or value of letters, digits and _.,:/=+@%-, got '$(reboot)'" in found[0]
-    assert "extra_args[4]: -c8 is set by the profile itself (field: connections)" in found[2]
-    assert "extra_args[5]: --dur=3 is set by the profile itself (field: duration)" in found[3]
+    # A bare URL would become wrk's target: the load would go elsewhere.
+    assert "extra_args[1]: expected an option with its value attached (-m4, --opt=value)" in found[0]
+    assert "extra_args[2]: expected an option or value of letters, digits and _.,:/=+@%-, got '$(reboot)'" in found[1]
+    assert "extra_args[4]: -c8 is set by the profile itself (field: connections)" in found[3]
+    assert "extra_args[5]: --dur=3 is set by the profile itself (field: duration)" in found[4]
     assert all(line.endswith("[CAT103]") for line in found)
 
 

@@ -122,3 +122,17 @@ def test_significant_digits() -> None:
     assert results.significant_digits(0.44999999999999996) == 0.45
     assert results.significant_digits(44399.17) == 44399.0
     assert results.significant_digits(16.525232267239048) == 16.525
+
+
+@pytest.mark.parametrize(
+    ("key_line", "fragment"),
+    [("  latest:", "'latest' is not a semantic version"), ("    Default Profile:", "versions.1.0.0.Default Profile")],
+)
+def test_bench_file_keys_are_versions_and_profile_names(tmp_path: Path, key_line: str, fragment: str) -> None:
+    """A hand-edited key must fail `catalog validate`, not the site build that sorts versions."""
+    text = "versions:\n  1.0.0:\n    default: {}\n"
+    text = text.replace("  1.0.0:", key_line) if key_line.startswith("  l") else text.replace("    default:", key_line)
+    (tmp_path / "bench.yaml").write_text(text)
+    loaded, findings = results.load_bench(tmp_path, "bench.yaml")
+    assert loaded.versions == {}
+    assert any(fragment in f.format() for f in findings), [f.format() for f in findings]

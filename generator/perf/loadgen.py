@@ -225,7 +225,7 @@ def parse_h2load(text: str, log: str) -> LoadResult:
     The log has one line per request: start time (µs since the epoch), status (-1 for a failed
     stream), and µs until the end of the response.
     """
-    finished = re.search(r"^finished in ([\d.]+)(m?s), ([\d.]+) req/s", text, re.MULTILINE)
+    finished = re.search(r"^finished in ([\d.]+)(us|ms|s), ([\d.]+) req/s", text, re.MULTILINE)
     counts = re.search(
         r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, "
         r"(\d+) timeout",
@@ -235,7 +235,7 @@ def parse_h2load(text: str, log: str) -> LoadResult:
     statuses = re.search(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text, re.MULTILINE)
     if finished is None or counts is None or statuses is None:
         raise LoadGenError(f"h2load printed no summary: {text.strip()[-300:]!r}")
-    seconds = float(finished.group(1)) / (1000 if finished.group(2) == "ms" else 1)
+    seconds = float(finished.group(1)) / {"us": 1e6, "ms": 1e3, "s": 1.0}[finished.group(2)]
     _total, _started, done, _succeeded, _failed, errored, timeout = (int(n) for n in counts.groups())
     _ok, *others = (int(n) for n in statuses.groups())
     elapsed: list[int] = []

@@ -192,6 +192,11 @@ def check_profile(profile: Profile, document: YamlDocument) -> list[Finding]:
                 "(no spaces, quotes or shell characters: each item is one argument)",
             )
             continue
+        if not arg.startswith("-"):
+            # A bare word would be read as the target URL by wrk (the load would go elsewhere):
+            # options carry their value attached, `-m4` or `--option=value`.
+            refuse(("extra_args", index), f"expected an option with its value attached (-m4, --opt=value), got {arg!r}")
+            continue
         option = _managed_option(arg, managed)
         if option is not None:
             refuse(("extra_args", index), f"{arg} is set by the profile itself (field: {managed[option]})")
