@@ -113,7 +113,7 @@ def handled() -> Iterator[None]:
 @click.version_option(package_name="envoy-wasm-catalog")
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
-    """A GitOps catalog of Envoy proxy-wasm filters: import, inspect and validate filters."""
+    """A GitOps catalog of Envoy proxy-wasm filters: import, validate, prove, benchmark, review and release them."""
     ctx.obj = State((root or find_repo_root(Path.cwd())).resolve())
 
 
