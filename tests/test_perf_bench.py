@@ -75,6 +75,14 @@ def test_the_request_comes_from_the_first_passing_case_with_the_same_configurati
     assert request == Request("HEAD", "/images/cat.png", (("x-key", "k1"), ("X-Trace", "bench"), ("x-extra", "1")))
 
 
+def test_a_case_request_with_a_body_is_not_taken(catalog: CatalogBuilder) -> None:
+    """The load generators cannot send a case's body, and without it the filter may refuse the request."""
+    with_body = CASES.replace("    method: HEAD\n", "    method: POST\n    body: '{\"k\": 1}'\n")
+    (catalog.add("a") / "cases.yaml").write_text(with_body)
+    request = bench.bench_request(load_filter(catalog.root, "a"), Profile(), {"header": "x-test"})
+    assert request.path != "/images/cat.png"
+
+
 def test_without_a_fitting_case_the_profile_request_is_sent(catalog: CatalogBuilder) -> None:
     (catalog.add("a") / "cases.yaml").write_text(CASES)
     entry = load_filter(catalog.root, "a")

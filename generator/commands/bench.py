@@ -356,14 +356,15 @@ def bench_request(entry: FilterEntry, profile: Profile, plugin_config: Any) -> R
 
 
 def passing_case_request(entry: FilterEntry, plugin_config: Any) -> CaseRequest | None:
-    """The first request of `cases.yaml` that runs with `plugin_config` and expects a 2xx status."""
+    """The first request of `cases.yaml` that runs with `plugin_config`, expects a 2xx status and has
+    no body (the load generators send a body of the profile's size, not a case's content)."""
     assert entry.meta is not None
     default = entry.meta.config.examples[0].value
     for case in entry.cases.cases if entry.cases else []:
         if not case.loads or case.plugin_config(default) != plugin_config:
             continue
         for request in case.requests:
-            if request.expect.status is not None and 200 <= request.expect.status < 300:
+            if request.expect.status is not None and 200 <= request.expect.status < 300 and not request.body:
                 return request
     return None
 
