@@ -26,12 +26,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.binaries import BinaryOptions, obtain
+from generator.binaries.obtain import BinaryOptions, obtain
+from generator.binaries.store import BinaryStore
 from generator.envoy import config as envoy_config
 from generator.envoy.locate import find_envoy
 from generator.envoy.process import run_envoy
-from generator.loader import load_catalog
-from generator.store import BinaryStore
+from generator.metadata.loader import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -48,9 +48,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from generator.gitrepo import catalog_history
-from generator.loader import load_catalog
-from generator.model import Category
+from generator.gitops.gitrepo import catalog_history
+from generator.metadata.loader import load_catalog
+from generator.metadata.model import Category
 from generator.site.render import SiteOutput, render_site
 from generator.site.views import SiteOptions
 

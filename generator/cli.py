@@ -31,26 +31,26 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from generator import model, rules
-from generator import review as review_cmd
-from generator.behaviour import CaseResult
-from generator.binaries import BinaryOptions
+from generator.binaries.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchPolicy
+from generator.binaries.obtain import BinaryOptions
+from generator.binaries.store import BinaryStore
 from generator.commands import apply as apply_cmd
 from generator.commands import bench as bench_cmd
 from generator.commands import build_filter, clone, delete, listing, prove, validate, view, visibility
-from generator.commands import codeowners as codeowners_cmd
 from generator.commands import config as filter_config
 from generator.commands import download as download_cmd
-from generator.commands import release as release_cmd
 from generator.commands.common import CommandError, FindingsError, UsageError, load_one, parse_config
 from generator.commands.import_filter import ImportRequest, import_filter, is_url
 from generator.envoy.configedit import EditResult
-from generator.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchPolicy
-from generator.files import read_user_file, write_atomic
-from generator.findings import Finding, Findings, Severity, printable
-from generator.loader import find_repo_root, load_catalog
+from generator.gitops import codeowners as codeowners_cmd
+from generator.gitops import release as release_cmd
+from generator.gitops import review as review_cmd
+from generator.metadata import model, rules
+from generator.metadata.files import read_user_file, write_atomic
+from generator.metadata.findings import Finding, Findings, Severity, printable
+from generator.metadata.loader import find_repo_root, load_catalog
+from generator.proof.in_envoy import CaseResult
 from generator.site import index as site_index
-from generator.store import BinaryStore
 from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
 
 SCHEMA_DIR = Path("catalog") / "schema"

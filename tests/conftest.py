@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 
+from generator.binaries.store import BinaryStore
 from generator.cli import main
 from generator.envoy.locate import Envoy, EnvoyMissing, find_envoy
-from generator.store import BinaryStore
 from tests.wasm_modules import proxy_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from generator.behaviour import CaseResult, Response, judge, run_cases
-from generator.cases import Case, CaseRequest, CasesFile, Expect, Smoke
 from generator.envoy import config as envoy_config
 from generator.envoy.locate import Envoy
 from generator.envoy.process import EnvoyStartError, RunningEnvoy, run_envoy, validate_config, write_config
 from generator.envoy.upstream import echo_upstream
-from generator.model import FilterMeta
+from generator.metadata.cases import Case, CaseRequest, CasesFile, Expect, Smoke
+from generator.metadata.model import FilterMeta
+from generator.proof.in_envoy import CaseResult, Response, judge, run_cases
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT, filter_data
 from tests.wasm_modules import env_import, proxy_module, proxy_wat

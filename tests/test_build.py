@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import Result
 
-from generator.build import BuildError, ToolchainMissing, build
-from generator.model import BuildRecipe
+from generator.binaries.build import BuildError, ToolchainMissing, build
+from generator.metadata.model import BuildRecipe
 from generator.wasm.inspect import inspect_binary
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT, CatalogBuilder, version_data

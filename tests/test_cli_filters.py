@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from generator.cli import main
-from generator.loader import load_filter
+from generator.metadata.loader import load_filter
 from tests.conftest import CatalogBuilder, snapshot
 from tests.wasm_modules import env_import, proxy_module
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import Result
 
-from generator.loader import load_filter
-from generator.store import BinaryStore
+from generator.binaries.store import BinaryStore
+from generator.metadata.loader import load_filter
 from tests.conftest import CatalogBuilder, StaticServer, snapshot
 from tests.wasm_modules import NETWORK_EXPORTS, env_import, proxy_module, proxy_wat
 

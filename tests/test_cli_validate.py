@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import Result
 
-from generator.store import BinaryStore
+from generator.binaries.store import BinaryStore
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT, CatalogBuilder, version_data
 from tests.wasm_modules import NETWORK_EXPORTS, proxy_module, proxy_wat
@@ -100,7 +100,7 @@ def test_binary_is_downloaded_when_missing(
         requested.append(url)
         return proxy_module()  # other bytes than recorded
 
-    monkeypatch.setattr("generator.binaries.download", fake_download)
+    monkeypatch.setattr("generator.binaries.obtain.download", fake_download)
     result = cli("validate")
     assert requested == ["https://example.org/releases/1.0.0/filter.wasm"]
     assert result.exit_code == 1

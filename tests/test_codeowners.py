@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from generator.commands.codeowners import CODEOWNERS_FILE, render
+from generator.gitops.codeowners import CODEOWNERS_FILE, render
 from tests.conftest import REPO_ROOT, CatalogBuilder, snapshot
 
 Cli = Callable[..., Result]

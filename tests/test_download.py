@@ -13,11 +13,11 @@ import pytest
 import trustme
 from click.testing import CliRunner, Result
 
+from generator.binaries.fetch import FetchPolicy
 from generator.cli import main
 from generator.commands.common import CommandError
 from generator.commands.download import DownloadRequest, download_filter
-from generator.fetch import FetchPolicy
-from generator.loader import load_catalog
+from generator.metadata.loader import load_catalog
 from generator.site.views import SiteOptions, catalog_index, filter_views
 from tests.conftest import CatalogBuilder, StaticServer, filter_data, version_data
 from tests.test_fetch import LocalServer, respond, server_context

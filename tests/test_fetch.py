@@ -1,4 +1,4 @@
-"""Prove generator.fetch against real servers on 127.0.0.1.
+"""Prove generator.binaries.fetch against real servers on 127.0.0.1.
 
 Every server is a ThreadingHTTPServer on a free port, plain or wrapped in TLS with a certificate
 from a test CA (trustme). Its routes are small functions that write the response by hand, so a
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from generator.fetch import FetchError, FetchPolicy, check_url, download
+from generator.binaries.fetch import FetchError, FetchPolicy, check_url, download
 
 BODY = bytes(range(256)) * 800  # 200 KiB: several reads, so progress is reported more than once
 SHORT = 0.3  # the timeout of the tests about deadlines

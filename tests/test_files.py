@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from generator.files import read_bytes, read_text, remove_directory, staged_copy, staged_directory, write_atomic
-from generator.findings import Position
+from generator.metadata.files import (
+    read_bytes,
+    read_text,
+    remove_directory,
+    staged_copy,
+    staged_directory,
+    write_atomic,
+)
+from generator.metadata.findings import Position
 
 
 def test_symlink_is_refused_even_when_it_points_at_a_real_file(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.gitrepo import (
+from generator.gitops.gitrepo import (
     BadRef,
     CommittedFile,
     FilterHistory,
@@ -73,7 +73,7 @@ def test_non_ascii_names_are_not_mangled(repo: Path) -> None:
     assert changed_since(repo, "main").filters == {"\u0430dd-header"}
 
 
-@pytest.mark.parametrize("path", ["catalog/catalog.yaml", "generator/model.py", "pyproject.toml"])
+@pytest.mark.parametrize("path", ["catalog/catalog.yaml", "generator/metadata/model.py", "pyproject.toml"])
 def test_changes_outside_filters_affect_every_filter(repo: Path, path: str) -> None:
     target = repo / path
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,8 @@ import pytest
 import wasmtime
 import yaml
 
-from generator import rules
-from generator.findings import Finding, Severity
+from generator.metadata import rules
+from generator.metadata.findings import Finding, Severity
 from generator.wasm import abi, inspect
 from generator.wasm.binary import COMPONENT_VERSION, WASM_MAGIC
 from generator.wasm.inspect import BinaryFacts, inspect_binary

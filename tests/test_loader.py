@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.checks import check_metadata
-from generator.findings import Position
-from generator.loader import find_repo_root, load_catalog, load_filter
+from generator.metadata.checks import check_metadata
+from generator.metadata.findings import Position
+from generator.metadata.loader import find_repo_root, load_catalog, load_filter
 from tests.conftest import CatalogBuilder, filter_data, version_data
 from tests.wasm_modules import png, proxy_module
 

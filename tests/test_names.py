@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.names import NameProblem, check_name, is_owner_handle
+from generator.metadata.names import NameProblem, check_name, is_owner_handle
 
 
 @pytest.mark.parametrize("name", ["a", "rate-limit", "x1", "a" * 63, "0day"])

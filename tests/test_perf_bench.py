@@ -20,7 +20,7 @@ from click.testing import Result
 
 from generator.commands import bench
 from generator.envoy.locate import Envoy
-from generator.loader import load_filter
+from generator.metadata.loader import load_filter
 from generator.perf import results
 from generator.perf.loadgen import Latency, LoadGenError, Request
 from generator.perf.profile import Profile

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from generator.build import BuildError, ToolchainMissing, build
-from generator.model import BuildRecipe
+from generator.binaries.build import BuildError, ToolchainMissing, build
+from generator.metadata.model import BuildRecipe
 from generator.wasm.abi import WASI_MODULES
 from generator.wasm.inspect import inspect_binary
 from tests.conftest import CatalogBuilder, version_data

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from generator.binaries import BinaryOptions
+from generator.binaries.obtain import BinaryOptions
+from generator.binaries.store import BinaryStore
 from generator.commands.common import FindingsError
-from generator.commands.release import ZERO_SHA, prepare
-from generator.store import BinaryStore
+from generator.gitops.release import ZERO_SHA, prepare
 from generator.wasm.wat import compile_wat
 from tests.conftest import CatalogBuilder, filter_data, version_data
 from tests.test_download import https_mirror

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from click.testing import Result
 
-from generator.review import code_span, md_inline
+from generator.gitops.review import code_span, md_inline
 from tests.conftest import CatalogBuilder, version_data
 
 Cli = Callable[..., Result]

@@ -8,8 +8,8 @@ import jsonschema
 import yaml
 from click.testing import CliRunner
 
-from generator import model
 from generator.cli import main
+from generator.metadata import model
 from generator.site.index import index_json_schema_text
 from tests.conftest import REPO_ROOT, filter_data
 from tests.wasm_modules import proxy_module

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, Route, expect, sync_playwright
 
-from generator.store import BinaryStore
+from generator.binaries.store import BinaryStore
 from tests.conftest import REPO_ROOT, CatalogBuilder, StaticServer
 from tests.sitebuild import build_site, make_site_catalog
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-from generator.store import BinaryStore
+from generator.binaries.store import BinaryStore
 from tests.conftest import REPO_ROOT, CatalogBuilder
 from tests.sitebuild import build_site, make_site_catalog, site_config
 from tests.wasm_modules import png

@@ -14,8 +14,8 @@ import markdown
 import pytest
 from bs4 import BeautifulSoup
 
-from generator.gitrepo import catalog_history
-from generator.loader import load_catalog
+from generator.gitops.gitrepo import catalog_history
+from generator.metadata.loader import load_catalog
 from generator.site.render import HOME_PAGE, INDEX_FILE, SUBMIT_PAGE, SiteOutput, render_site
 from generator.site.views import SiteOptions, check_release_override, filter_views
 from tests.conftest import REPO_ROOT, CatalogBuilder, version_data

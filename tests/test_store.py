@@ -1,4 +1,4 @@
-"""Prove generator.store: files addressed by their sha256, re-hashed on every read."""
+"""Prove generator.binaries.store: files addressed by their sha256, re-hashed on every read."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.store import BinaryStore
+from generator.binaries.store import BinaryStore
 
 DATA = b"\x00asm\x01\x00\x00\x00" + bytes(range(256))
 SHA = hashlib.sha256(DATA).hexdigest()

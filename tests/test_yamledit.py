@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from generator.yamledit import append_item, dump, set_value
+from generator.metadata.yamledit import append_item, dump, set_value
 
 TEXT = """\
 # header comment

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.findings import Position
-from generator.yamlfile import format_path, parse_yaml, read_yaml
+from generator.metadata.findings import Position
+from generator.metadata.yamlfile import format_path, parse_yaml, read_yaml
 
 
 def rule_ids(findings: list) -> list[str]:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.binaries import BinaryOptions, obtain
+from generator.binaries.obtain import BinaryOptions, obtain
+from generator.binaries.store import BinaryStore
 from generator.commands.common import (
     CommandError,
     FindingsError,
@@ -26,7 +27,6 @@ from generator.commands.config import ConfigRequest, checked_plugin_config, rele
 from generator.envoy import config as envoy_config
 from generator.envoy.configedit import ConfigEditError, EditResult, apply_filter, remove_filter
 from generator.envoy.locate import EnvoyMissing, find_envoy
-from generator.store import BinaryStore
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from generator import behaviour
-from generator.binaries import BinaryOptions, check_version_binary, obtain
-from generator.cases import CaseRequest
+from generator.binaries.obtain import BinaryOptions, check_version_binary, obtain
+from generator.binaries.store import BinaryStore
 from generator.commands.common import (
     CommandError,
     FindingsError,
@@ -41,15 +40,16 @@ from generator.commands.common import (
 from generator.commands.config import ConfigRequest, checked_plugin_config
 from generator.envoy.locate import EnvoyMissing, find_envoy
 from generator.envoy.process import EnvoyStartError
-from generator.findings import Severity
-from generator.loader import FilterEntry
+from generator.metadata.cases import CaseRequest
+from generator.metadata.findings import Severity
+from generator.metadata.loader import FilterEntry
 from generator.perf import loadgen, results, stats
 from generator.perf.loadgen import LoadGenError, Request
 from generator.perf.profile import DEFAULT_PROFILE, PROFILE_NAME, Profile, describe, load_profile, profile_names
 from generator.perf.results import METRIC_TITLES, METRICS, BenchResult, Machine, Overhead, Overheads, VariantResult
 from generator.perf.rounds import Progress, RequestRefused, RoundResult, RunPlan, Variant, run_rounds
 from generator.perf.tls import TlsError
-from generator.store import BinaryStore
+from generator.proof import in_envoy
 
 DETECTABLE = 0.05  # the difference the report says how many rounds it takes to detect
 
@@ -339,7 +339,7 @@ def _subject(
     wasm = store.path_for(version.sha256)
     if not wasm.is_file():
         store.put(data)
-    filter_entry = behaviour.filter_entry(entry.meta, wasm.resolve(), version.sha256, plugin_config, version.kind)
+    filter_entry = in_envoy.filter_entry(entry.meta, wasm.resolve(), version.sha256, plugin_config, version.kind)
     request = bench_request(entry, profile, plugin_config)
     return Subject(entry.name, version.version, plugin_config, request, filter_entry, entry)
 

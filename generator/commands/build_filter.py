@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator import yamledit
-from generator.build import BuildError, build
+from generator.binaries.build import BuildError, build
+from generator.binaries.store import BinaryStore
 from generator.commands.common import CommandError, FindingsError, UsageError, load_one, require_loaded
-from generator.files import write_atomic
-from generator.findings import Finding, Severity
-from generator.loader import METADATA_FILE
-from generator.store import BinaryStore
+from generator.metadata import yamledit
+from generator.metadata.files import write_atomic
+from generator.metadata.findings import Finding, Severity
+from generator.metadata.loader import METADATA_FILE
 from generator.wasm.inspect import BinaryFacts, inspect_binary
 
 FACT_FIELDS = ("sha256", "size", "abi", "kind", "capabilities")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator import names, yamledit
 from generator.commands.common import CommandError, FindingsError, UsageError, load_one, require_loaded, staged_errors
-from generator.files import NotRegular, copy_regular_tree, staged_directory, write_atomic
-from generator.loader import FILTERS_DIR, METADATA_FILE
-from generator.model import fields_after
+from generator.metadata import names, yamledit
+from generator.metadata.files import NotRegular, copy_regular_tree, staged_directory, write_atomic
+from generator.metadata.loader import FILTERS_DIR, METADATA_FILE
+from generator.metadata.model import fields_after
 
 
 def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...] = ()) -> str:

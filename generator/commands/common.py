@@ -7,12 +7,12 @@ from pathlib import Path
 
 import semver
 
-from generator.checks import check_metadata
-from generator.files import MIB, read_user_file
-from generator.findings import Finding, Severity
-from generator.loader import Catalog, FilterEntry, load_catalog, load_filter, load_teams
-from generator.model import Version
-from generator.rules import MissingSource
+from generator.metadata.checks import check_metadata
+from generator.metadata.files import MIB, read_user_file
+from generator.metadata.findings import Finding, Severity
+from generator.metadata.loader import Catalog, FilterEntry, load_catalog, load_filter, load_teams
+from generator.metadata.model import Version
+from generator.metadata.rules import MissingSource
 
 
 class CommandError(Exception):

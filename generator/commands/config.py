@@ -1,6 +1,6 @@
 """`catalog filter config NAME[@VERSION] --format envoy|istio`: configuration ready to paste.
 
-The text comes from `generator.snippets`, which the site uses too. The plugin configuration is
+The text comes from `generator.envoy.snippets`, which the site uses too. The plugin configuration is
 checked against the filter's schema before anything is printed.
 """
 
@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from generator import snippets
 from generator.commands.common import CommandError, UsageError, load_one, pick_version, require_loaded, split_spec
-from generator.configschema import UnusableSchema, value_problems
-from generator.loader import FilterEntry, load_settings
-from generator.model import Version
+from generator.envoy import snippets
+from generator.metadata.configschema import UnusableSchema, value_problems
+from generator.metadata.loader import FilterEntry, load_settings
+from generator.metadata.model import Version
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.commands.common import UsageError, load_one
-from generator.files import remove_directory
+from generator.metadata.files import remove_directory
 
 
 def delete_filter(root: Path, name: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from generator import snippets
+from generator.binaries.fetch import DEFAULT_MAX_BYTES, FetchError, FetchPolicy, Progress, download
 from generator.commands.common import (
     CommandError,
     FindingsError,
@@ -26,10 +26,10 @@ from generator.commands.common import (
     split_spec,
 )
 from generator.commands.import_filter import is_url
-from generator.fetch import DEFAULT_MAX_BYTES, FetchError, FetchPolicy, Progress, download
-from generator.files import read_user_file, write_atomic
-from generator.loader import SETTINGS_FILE
-from generator.model import SHA256_PATTERN
+from generator.envoy import snippets
+from generator.metadata.files import read_user_file, write_atomic
+from generator.metadata.loader import SETTINGS_FILE
+from generator.metadata.model import SHA256_PATTERN
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,17 @@ from urllib.parse import unquote, urlsplit
 
 import semver
 
-from generator import names, yamledit
+from generator.binaries.fetch import FetchError, FetchPolicy, Progress, download
+from generator.binaries.store import BinaryStore
 from generator.commands.common import CommandError, FindingsError, UsageError, require_loaded, staged_errors
-from generator.configschema import UnusableSchema, value_problems
-from generator.fetch import FetchError, FetchPolicy, Progress, download
-from generator.files import read_user_file, staged_copy, staged_directory, write_atomic
-from generator.findings import Finding, Severity
-from generator.loader import FILTERS_DIR, METADATA_FILE, README_FILE, load_filter
-from generator.store import BinaryStore
+from generator.metadata import names, yamledit
+from generator.metadata.configschema import UnusableSchema, value_problems
+from generator.metadata.files import read_user_file, staged_copy, staged_directory, write_atomic
+from generator.metadata.findings import Finding, Severity
+from generator.metadata.loader import FILTERS_DIR, METADATA_FILE, README_FILE, load_filter
+from generator.metadata.yamlfile import json_type
 from generator.wasm.inspect import MAX_BINARY_BYTES, BinaryFacts, inspect_binary, sha256_hex
 from generator.wasm.wat import WatError, compile_wat
-from generator.yamlfile import json_type
 
 DEFAULT_FIRST_VERSION = "0.1.0"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generator.commands.common import UsageError
-from generator.loader import Catalog, FilterEntry
-from generator.model import FilterMeta
+from generator.metadata.loader import Catalog, FilterEntry
+from generator.metadata.model import FilterMeta
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """`catalog filter test NAME[@VERSION]`: prove a version in the sandbox and in a real Envoy.
 
-The work is `generator.proving`'s; this module picks the filter and version, finds Envoy, and
+The work is `generator.proof.prove`'s; this module picks the filter and version, finds Envoy, and
 records the proof in `proofs.yaml` when asked and every case passed.
 """
 
@@ -10,13 +10,13 @@ import datetime
 from collections.abc import Callable
 from pathlib import Path
 
-from generator.behaviour import CaseResult
-from generator.binaries import BinaryOptions
+from generator.binaries.obtain import BinaryOptions
+from generator.binaries.store import BinaryStore
 from generator.commands.common import CommandError, load_one, pick_version, require_loaded, split_spec
 from generator.envoy.locate import EnvoyMissing, find_envoy
-from generator.findings import Severity
-from generator.proving import ProvingReport, prove_version, record_proof
-from generator.store import BinaryStore
+from generator.metadata.findings import Severity
+from generator.proof.in_envoy import CaseResult
+from generator.proof.prove import ProvingReport, prove_version, record_proof
 
 
 def prove_filter(

@@ -11,17 +11,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import rules
-from generator.binaries import BinaryOptions, check_binaries
-from generator.checks import check_metadata
+from generator.binaries.obtain import BinaryOptions, check_binaries
+from generator.binaries.store import BinaryStore
 from generator.commands.common import UsageError
 from generator.envoy.locate import EnvoyMissing, find_envoy
-from generator.findings import Findings, Severity
-from generator.gitrepo import GitError
-from generator.gitrepo import changed_since as changed_since_ref
-from generator.loader import FILTERS_DIR, FilterEntry, load_catalog
-from generator.proving import prove_version, report_findings
-from generator.store import BinaryStore
+from generator.gitops.gitrepo import GitError
+from generator.gitops.gitrepo import changed_since as changed_since_ref
+from generator.metadata import rules
+from generator.metadata.checks import check_metadata
+from generator.metadata.findings import Findings, Severity
+from generator.metadata.loader import FILTERS_DIR, FilterEntry, load_catalog
+from generator.proof.prove import prove_version, report_findings
 
 Progress = Callable[[str], None]  # called with what is being checked, as it starts
 

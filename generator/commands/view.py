@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from generator.binaries.store import BinaryStore
 from generator.commands.common import CommandError, load_one
-from generator.gitrepo import filter_history
-from generator.store import BinaryStore
+from generator.gitops.gitrepo import filter_history
 
 
 def view_filter(root: Path, wanted: str, store: BinaryStore) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator import yamledit
 from generator.commands.common import load_one, require_loaded
-from generator.files import write_atomic
-from generator.loader import METADATA_FILE
-from generator.model import Visibility, fields_after
+from generator.metadata import yamledit
+from generator.metadata.files import write_atomic
+from generator.metadata.loader import METADATA_FILE
+from generator.metadata.model import Visibility, fields_after
 
 
 def set_visibility(root: Path, wanted: str, visibility: Visibility) -> tuple[str, str]:

@@ -42,7 +42,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScala
 from generator.envoy.config import HCM, HTTP_WASM, RELEASES_CLUSTER, ROUTER, http_filter_entry
 from generator.envoy.locate import Envoy
 from generator.envoy.process import ValidateResult, validate_config
-from generator.files import MIB, read_bytes
+from generator.metadata.files import MIB, read_bytes
 
 MAX_CONFIG_BYTES = 16 * MIB
 YAML_SUFFIXES = (".yaml", ".yml")

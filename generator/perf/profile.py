@@ -16,12 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from generator import rules
-from generator.cases import Headers
-from generator.files import KIB, MIB
-from generator.findings import Finding
-from generator.loader import validate_document
-from generator.yamlfile import FieldPath, YamlDocument, format_path, read_yaml
+from generator.metadata import rules
+from generator.metadata.cases import Headers
+from generator.metadata.files import KIB, MIB
+from generator.metadata.findings import Finding
+from generator.metadata.loader import validate_document
+from generator.metadata.yamlfile import FieldPath, YamlDocument, format_path, read_yaml
 
 PROFILES_DIR = Path("catalog") / "profiles"
 DEFAULT_PROFILE = "default"

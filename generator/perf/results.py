@@ -21,13 +21,13 @@ import semver
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from generator.files import KIB, write_atomic
-from generator.findings import Finding
-from generator.loader import validate_document
-from generator.model import SemVer
+from generator.metadata.files import KIB, write_atomic
+from generator.metadata.findings import Finding
+from generator.metadata.loader import validate_document
+from generator.metadata.model import SemVer
+from generator.metadata.yamlfile import read_yaml
 from generator.perf import stats
 from generator.perf.profile import PROFILE_NAME
-from generator.yamlfile import read_yaml
 
 if TYPE_CHECKING:  # the site reads bench.yaml without loading the benchmark machinery
     from generator.perf.rounds import RoundResult

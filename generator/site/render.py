@@ -21,10 +21,10 @@ from typing import Any
 import jinja2
 import yaml
 
-from generator import rules
-from generator.gitrepo import FilterHistory
-from generator.loader import Catalog
-from generator.model import json_schema_text
+from generator.gitops.gitrepo import FilterHistory
+from generator.metadata import rules
+from generator.metadata.loader import Catalog
+from generator.metadata.model import json_schema_text
 from generator.site import markup
 from generator.site.index import index_json_schema_text
 from generator.site.views import CAPABILITY_TEXT, KIND_LABELS, FilterView, SiteOptions, catalog_index, filter_views

@@ -17,14 +17,14 @@ from urllib.parse import urlsplit
 
 import semver
 
-from generator import snippets
-from generator.cases import smoke_case
-from generator.gitrepo import FilterHistory
-from generator.icon import load_icon
-from generator.loader import METADATA_FILE, Catalog, FilterEntry
-from generator.model import CatalogSettings, FilterMeta, Version
+from generator.envoy import snippets
+from generator.gitops.gitrepo import FilterHistory
+from generator.metadata.cases import smoke_case
+from generator.metadata.icon import load_icon
+from generator.metadata.loader import METADATA_FILE, Catalog, FilterEntry
+from generator.metadata.model import CatalogSettings, FilterMeta, Version
+from generator.metadata.proofs import VersionProof
 from generator.perf.results import HEADLINE, METRIC_TITLES, METRICS, BenchFile, BenchResult, Overhead, Spread
-from generator.proofs import VersionProof
 from generator.site import markup
 from generator.site.index import CatalogIndex, IndexFilter, IndexProof, IndexVersion
 from generator.site.schematable import SchemaRow, schema_rows

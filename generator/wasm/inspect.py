@@ -15,8 +15,8 @@ from functools import cache
 
 import wasmtime
 
-from generator import rules
-from generator.findings import Finding
+from generator.metadata import rules
+from generator.metadata.findings import Finding
 from generator.wasm import abi
 from generator.wasm.binary import (
     COMPONENT_VERSION,

@@ -33,7 +33,7 @@ from functools import cache
 
 import wasmtime
 
-from generator.findings import Severity
+from generator.metadata.findings import Severity
 from generator.wasm import abi
 from generator.wasm.binary import WASM_MAGIC
 from generator.wasm.inspect import inspect_binary

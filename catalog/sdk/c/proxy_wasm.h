@@ -1,7 +1,7 @@
 /*
  * proxy_wasm.h: the catalog's C layer for proxy-wasm ABI 0.2.1, as Envoy 1.40 implements it.
  *
- * Built freestanding for wasm32 (clang 14, no libc): see generator/recipes/clang.py. Every filter
+ * Built freestanding for wasm32 (clang 14, no libc): see generator/binaries/recipes/clang.py. Every filter
  * is one .c file compiled together with catalog/sdk/c/proxy_wasm.c.
  *
  * What this layer does for a filter

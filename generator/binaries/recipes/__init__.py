@@ -1,6 +1,6 @@
 """Build recipes: one module per toolchain, each turning a filter's sources into a .wasm.
 
-`generator.build` prepares a clean temporary directory with a copy of the filter's sources and
+`generator.binaries.build` prepares a clean temporary directory with a copy of the filter's sources and
 calls the recipe named in the version's `source.build.recipe`. Each recipe pins its toolchain:
 it checks the version it finds and refuses to build with another one, so the bytes are the same
 on every machine with the pinned toolchain.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from typing import ClassVar
 
-from generator.findings import Finding, Position, Severity
+from generator.metadata.findings import Finding, Position, Severity
 
 
 class Rule:

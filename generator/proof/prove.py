@@ -15,16 +15,16 @@ from pathlib import Path
 import semver
 import yaml
 
-from generator import rules
-from generator.behaviour import CaseResult, run_cases
-from generator.binaries import BinaryOptions, check_version_binary, obtain
+from generator.binaries.obtain import BinaryOptions, check_version_binary, obtain
+from generator.binaries.store import BinaryStore
 from generator.envoy.config import plugin_config_text
 from generator.envoy.locate import WASM_RUNTIME, Envoy
-from generator.files import write_atomic
-from generator.findings import Finding, Severity
-from generator.loader import FilterEntry
-from generator.proofs import HEADER, PROOFS_FILE, CaseProof, Proofs, VersionProof
-from generator.store import BinaryStore
+from generator.metadata import rules
+from generator.metadata.files import write_atomic
+from generator.metadata.findings import Finding, Severity
+from generator.metadata.loader import FilterEntry
+from generator.metadata.proofs import HEADER, PROOFS_FILE, CaseProof, Proofs, VersionProof
+from generator.proof.in_envoy import CaseResult, run_cases
 from generator.wasm.sandbox import SandboxReport, run_sandbox
 
 

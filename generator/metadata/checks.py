@@ -10,14 +10,14 @@ from pathlib import PurePosixPath
 
 import semver
 
-from generator import rules
-from generator.configschema import UnusableSchema, schema_problems, value_problems
-from generator.files import check_regular_file
-from generator.findings import Finding
-from generator.icon import load_icon
-from generator.loader import TEAMS_FILE, FilterEntry
-from generator.model import FilterMeta, TeamsFile
-from generator.yamlfile import FieldPath
+from generator.metadata import rules
+from generator.metadata.configschema import UnusableSchema, schema_problems, value_problems
+from generator.metadata.files import check_regular_file
+from generator.metadata.findings import Finding
+from generator.metadata.icon import load_icon
+from generator.metadata.loader import TEAMS_FILE, FilterEntry
+from generator.metadata.model import FilterMeta, TeamsFile
+from generator.metadata.yamlfile import FieldPath
 
 Check = Callable[[FilterEntry, FilterMeta], list[Finding]]
 

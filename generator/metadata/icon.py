@@ -9,8 +9,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path, PurePosixPath
 
-from generator.files import KIB, read_bytes
-from generator.findings import Finding
+from generator.metadata.files import KIB, read_bytes
+from generator.metadata.findings import Finding
 
 MAX_ICON_BYTES = 64 * KIB
 MAX_ICON_PIXELS = 1024

@@ -23,7 +23,7 @@ from packaging.licenses import InvalidLicenseExpression, canonicalize_license_ex
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from generator import names, rules
+from generator.metadata import names, rules
 
 SCHEMA_ID = "https://envoy-wasm-catalog.github.io/catalog/schema/filter.schema.json"
 

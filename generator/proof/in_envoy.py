@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.cases import Case, CaseRequest, CasesFile, Expect, smoke_case
 from generator.envoy import config as envoy_config
 from generator.envoy.locate import Envoy
 from generator.envoy.process import (
@@ -29,7 +28,8 @@ from generator.envoy.process import (
     write_config,
 )
 from generator.envoy.upstream import EchoUpstream, echo_upstream
-from generator.model import FilterMeta
+from generator.metadata.cases import Case, CaseRequest, CasesFile, Expect, smoke_case
+from generator.metadata.model import FilterMeta
 
 
 @dataclass

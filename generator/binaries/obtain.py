@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from generator import rules
-from generator.build import NETWORK_RECIPES, BuildError, build
-from generator.fetch import FetchError, FetchPolicy, download
-from generator.findings import Finding
-from generator.loader import FilterEntry
-from generator.model import Version
-from generator.store import BinaryStore
+from generator.binaries.build import NETWORK_RECIPES, BuildError, build
+from generator.binaries.fetch import FetchError, FetchPolicy, download
+from generator.binaries.store import BinaryStore
+from generator.metadata import rules
+from generator.metadata.findings import Finding
+from generator.metadata.loader import FilterEntry
+from generator.metadata.model import Version
 from generator.wasm.inspect import BinaryFacts, inspect_binary, sha256_hex
 
 

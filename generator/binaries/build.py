@@ -1,7 +1,7 @@
 """Building a version's binary from the recipe declared in its metadata, in isolation.
 
 The filter's directory (regular files only) is copied into a fresh temporary directory with the
-catalog's shared SDK, and the recipe (`generator.recipes.<name>`) builds from that copy with its
+catalog's shared SDK, and the recipe (`generator.binaries.recipes.<name>`) builds from that copy with its
 pinned toolchain. Nothing outside the copy is read, so what builds here builds in CI.
 """
 
@@ -11,9 +11,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from generator.files import NotRegular, copy_regular_tree
-from generator.model import BuildRecipe
-from generator.recipes import BuildContext, BuildError, ToolchainMissing, assemblyscript, clang, wat
+from generator.binaries.recipes import BuildContext, BuildError, ToolchainMissing, assemblyscript, clang, wat
+from generator.metadata.files import NotRegular, copy_regular_tree
+from generator.metadata.model import BuildRecipe
 
 __all__ = ["NETWORK_RECIPES", "RECIPES", "BuildError", "ToolchainMissing", "build"]
 

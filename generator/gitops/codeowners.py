@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.commands.common import CommandError, FindingsError
-from generator.files import write_atomic
-from generator.loader import FILTERS_DIR, TEAMS_FILE, load_catalog, load_teams
+from generator.metadata.files import write_atomic
+from generator.metadata.loader import FILTERS_DIR, TEAMS_FILE, load_catalog, load_teams
 
 CODEOWNERS_FILE = Path(".github") / "CODEOWNERS"
 HEADER = (

@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from generator.files import write_atomic
+from generator.metadata.files import write_atomic
 
 STORE_ENV = "CATALOG_STORE"
 DEFAULT_STORE = Path(".catalog-cache") / "store"

@@ -33,8 +33,8 @@ kinds and their keys in JSON:
 
 Findings carry `check`, a stable id of the review check that made them (`metadata` for the
 loader's and `check_metadata`'s findings), and `rule`, the id of the rule they cite: the loader's
-and `check_metadata`'s for `metadata`, a CAT4xx rule (`generator.rules`) for the review's own
-errors and warnings, none for its notes. Commits are read through `generator.gitrepo`.
+and `check_metadata`'s for `metadata`, a CAT4xx rule (`generator.metadata.rules`) for the review's own
+errors and warnings, none for its notes. Commits are read through `generator.gitops.gitrepo`.
 """
 
 from __future__ import annotations
@@ -50,11 +50,12 @@ from typing import Any
 import jinja2
 import semver
 
-from generator import gitrepo, rules
-from generator.checks import check_metadata
 from generator.commands.common import CommandError, UsageError
-from generator.findings import Finding, Position, Severity, printable
-from generator.loader import (
+from generator.gitops import gitrepo
+from generator.metadata import rules
+from generator.metadata.checks import check_metadata
+from generator.metadata.findings import Finding, Position, Severity, printable
+from generator.metadata.loader import (
     FILTERS_DIR,
     METADATA_FILE,
     README_FILE,
@@ -64,10 +65,10 @@ from generator.loader import (
     FilterEntry,
     load_catalog,
 )
-from generator.model import FilterMeta, TeamsFile, Version
-from generator.names import USER_HANDLE
+from generator.metadata.model import FilterMeta, TeamsFile, Version
+from generator.metadata.names import USER_HANDLE
+from generator.metadata.yamlfile import FieldPath, format_path
 from generator.site.markup import Safe, md_text
-from generator.yamlfile import FieldPath, format_path
 
 TEMPLATES = Path(__file__).parent / "templates"
 SIMPLE_VERSION_BUMP = "simple-version-bump"

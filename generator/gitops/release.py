@@ -11,7 +11,7 @@ is made public has its versions released then, and a version that arrives alread
 released. Base is read from git, leniently (only directory names, visibility and the versions'
 numbers and yanked flags matter there, and an old commit need not satisfy today's model); head is
 the work tree, or a ref read the same way as strictly as the loader reads the work tree. Commits
-are read through `generator.gitrepo`.
+are read through `generator.gitops.gitrepo`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from generator import gitrepo, rules
-from generator.binaries import BinaryOptions, check_version_binary, obtain
+from generator.binaries.obtain import BinaryOptions, check_version_binary, obtain
+from generator.binaries.store import BinaryStore
 from generator.commands.common import (
     CommandError,
     FindingsError,
@@ -36,9 +36,11 @@ from generator.commands.common import (
     require_loaded,
     split_spec,
 )
-from generator.files import read_text, staged_directory
-from generator.findings import Finding, Severity
-from generator.loader import (
+from generator.gitops import gitrepo
+from generator.metadata import rules
+from generator.metadata.files import read_text, staged_directory
+from generator.metadata.findings import Finding, Severity
+from generator.metadata.loader import (
     FILTERS_DIR,
     MAX_METADATA_BYTES,
     METADATA_FILE,
@@ -46,10 +48,9 @@ from generator.loader import (
     load_catalog,
     validate_document,
 )
-from generator.model import CatalogSettings, FilterMeta, Version, VersionSource
+from generator.metadata.model import CatalogSettings, FilterMeta, Version, VersionSource
+from generator.metadata.yamlfile import YamlDocument, parse_yaml
 from generator.site.markup import md_text
-from generator.store import BinaryStore
-from generator.yamlfile import YamlDocument, parse_yaml
 
 # GitHub's `before` for a push that creates a branch: there is no base, every version is new.
 ZERO_SHA = "0" * 40

@@ -25,8 +25,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from generator.files import MIB, read_text
-from generator.recipes import BuildContext, BuildError, ToolchainMissing, run, tool
+from generator.binaries.recipes import BuildContext, BuildError, ToolchainMissing, run, tool
+from generator.metadata.files import MIB, read_text
 
 NODE_MAJOR = 20
 INSTALL = f"install Node.js {NODE_MAJOR}.x and npm (e.g. NodeSource's nodejs {NODE_MAJOR}.x; Debian 12's nodejs is 18)"
@@ -203,7 +203,7 @@ def _check_locked_package(key: str, entry: Any, display: str) -> None:
         known = ", ".join(f"{n}@{v}" for n, v in TRUSTED_PACKAGES)
         raise BuildError(
             f"{where}: expected one of the packages the recipe trusts ({known}), got {name}@{entry.get('version')}; "
-            "a new package or version is added to TRUSTED_PACKAGES in generator/recipes/assemblyscript.py"
+            "a new package or version is added to TRUSTED_PACKAGES in generator/binaries/recipes/assemblyscript.py"
         )
     if integrity != trusted:
         raise BuildError(f"{where}: expected the integrity hash the recipe trusts for {name}, got {_shown(integrity)}")

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from generator import rules
-from generator.cases import CASES_FILE, CasesFile
-from generator.files import KIB, MIB, read_text
-from generator.findings import Finding
-from generator.model import CatalogSettings, FilterMeta, TeamsFile
-from generator.proofs import PROOFS_FILE, Proofs
-from generator.yamlfile import FieldPath, YamlDocument, format_path, json_type, read_yaml
+from generator.metadata import rules
+from generator.metadata.cases import CASES_FILE, CasesFile
+from generator.metadata.files import KIB, MIB, read_text
+from generator.metadata.findings import Finding
+from generator.metadata.model import CatalogSettings, FilterMeta, TeamsFile
+from generator.metadata.proofs import PROOFS_FILE, Proofs
+from generator.metadata.yamlfile import FieldPath, YamlDocument, format_path, json_type, read_yaml
 
 FILTERS_DIR = Path("catalog") / "filters"
 SETTINGS_FILE = Path("catalog") / "catalog.yaml"

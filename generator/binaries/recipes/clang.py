@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from generator.recipes import BuildContext, BuildError, ToolchainMissing, run, tool
+from generator.binaries.recipes import BuildContext, BuildError, ToolchainMissing, run, tool
 
 CLANG = "clang-14"
 WASM_LD = "wasm-ld-14"

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from generator.files import read_text
-from generator.findings import Finding, Position
-from generator.rules import YamlAlias, YamlDuplicateKey, YamlSyntax
+from generator.metadata.files import read_text
+from generator.metadata.findings import Finding, Position
+from generator.metadata.rules import YamlAlias, YamlDuplicateKey, YamlSyntax
 
 FieldPath = tuple[str | int, ...]
 
@@ -114,7 +114,7 @@ def parse_yaml(text: str, display: str) -> tuple[YamlDocument | None, list[Findi
 
 
 def read_yaml(path: Path, display: str, max_bytes: int) -> tuple[YamlDocument | None, list[Finding]]:
-    """Read and parse a YAML file with the checks of `generator.files.read_text`."""
+    """Read and parse a YAML file with the checks of `generator.metadata.files.read_text`."""
     text, findings = read_text(path, display, max_bytes)
     if text is None:
         return None, findings

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from generator.files import MIB, read_text
-from generator.recipes import BuildContext, BuildError
+from generator.binaries.recipes import BuildContext, BuildError
+from generator.metadata.files import MIB, read_text
 from generator.wasm.wat import WatError, compile_wat
 
 MAX_SOURCE_BYTES = 4 * MIB

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from generator.findings import Finding, Position
-from generator.rules import Encoding, FileTooLarge, MissingFile, NotRegularFile
+from generator.metadata.findings import Finding, Position
+from generator.metadata.rules import Encoding, FileTooLarge, MissingFile, NotRegularFile
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import yaml
 
 from generator.envoy import config as envoy_config
-from generator.model import CatalogSettings, FilterMeta, Version
+from generator.metadata.model import CatalogSettings, FilterMeta, Version
 
 DEFAULT_WASM_DIR = "/etc/envoy/wasm"
 

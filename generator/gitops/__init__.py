@@ -1,0 +1,1 @@
+"""The catalog's git history and the GitOps flow: the pull-request review, releases, CODEOWNERS."""

@@ -1,0 +1,1 @@
+"""Catalog files -> models -> findings: the layer every other layer stands on."""
