@@ -58,6 +58,7 @@ lint: setup $(LINTERS)
 	$(VENV)/bin/ruff check generator tests benchmarks
 	$(VENV)/bin/ruff format --check generator tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/catalog schema --check
 	$(VENV)/bin/catalog codeowners --check
 	$(VENV)/bin/zizmor --quiet --offline --strict-collection .github/workflows

@@ -39,16 +39,19 @@ from generator.commands import bench as bench_cmd
 from generator.commands import build_filter, clone, delete, listing, prove, validate, view, visibility
 from generator.commands import config as filter_config
 from generator.commands import download as download_cmd
-from generator.commands.common import CommandError, FindingsError, UsageError, load_one, parse_config
+from generator.commands.common import parse_config
 from generator.commands.import_filter import ImportRequest, import_filter, is_url
 from generator.envoy.configedit import EditResult
 from generator.gitops import codeowners as codeowners_cmd
 from generator.gitops import release as release_cmd
 from generator.gitops import review as review_cmd
 from generator.metadata import model, rules
+from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import read_user_file, write_atomic
-from generator.metadata.findings import Finding, Findings, Severity, printable
+from generator.metadata.findings import Finding, Findings, Severity
 from generator.metadata.loader import find_repo_root, load_catalog
+from generator.metadata.lookup import load_one
+from generator.metadata.text import printable
 from generator.proof.in_envoy import CaseResult
 from generator.site import index as site_index
 from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
@@ -87,7 +90,7 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
-def fail(error: CommandError) -> NoReturn:
+def fail(error: CatalogError) -> NoReturn:
     err.print(f"[bold red]error:[/] {escape(printable(str(error)))}", markup=True)
     if isinstance(error, FindingsError):
         _print_findings(error.findings)
@@ -99,7 +102,7 @@ def handled() -> Iterator[None]:
     """Turn command errors into a message and an exit status, never a traceback."""
     try:
         yield
-    except CommandError as error:
+    except CatalogError as error:
         fail(error)
 
 

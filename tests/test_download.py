@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 
 from generator.binaries.fetch import FetchPolicy
 from generator.cli import main
-from generator.commands.common import CommandError
 from generator.commands.download import DownloadRequest, download_filter
+from generator.metadata.errors import CatalogError
 from generator.metadata.loader import load_catalog
 from generator.site.views import SiteOptions, catalog_index, filter_views
 from tests.conftest import CatalogBuilder, StaticServer, filter_data, version_data
@@ -241,6 +241,6 @@ def test_local_catalog_downloads_the_release_or_the_versions_own_url(catalog: Ca
         assert own.path.read_bytes() == V1
         assert server.paths == ["/alpha-v1.1.0/alpha-1.1.0.wasm", "/own/alpha.wasm"]
         server.routes["/alpha-v1.1.0/alpha-1.1.0.wasm"] = respond(OTHER)
-        with pytest.raises(CommandError, match="expected sha256"):
+        with pytest.raises(CatalogError, match="expected sha256"):
             download_filter(catalog.root, DownloadRequest("alpha", tmp_path / "bad.wasm", policy=policy))
         assert not (tmp_path / "bad.wasm").exists()

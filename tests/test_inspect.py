@@ -15,7 +15,7 @@ import wasmtime
 import yaml
 
 from generator.metadata import rules
-from generator.metadata.findings import Finding, Severity
+from generator.metadata.findings import Finding, Rule, Severity
 from generator.wasm import abi, inspect
 from generator.wasm.binary import COMPONENT_VERSION, WASM_MAGIC
 from generator.wasm.inspect import BinaryFacts, inspect_binary
@@ -37,13 +37,13 @@ def inspect_module(data: bytes) -> tuple[BinaryFacts | None, list[Finding]]:
     return inspect_binary(data, DISPLAY, field=FIELD)
 
 
-def only(findings: Sequence[Finding], rule: type[rules.Rule]) -> Finding:
+def only(findings: Sequence[Finding], rule: type[Rule]) -> Finding:
     """The single finding, which must be of `rule`."""
     assert [f.rule.id for f in findings] == [rule.id], [f.format() for f in findings]
     return findings[0]
 
 
-def refused(data: bytes, rule: type[rules.Rule]) -> Finding:
+def refused(data: bytes, rule: type[Rule]) -> Finding:
     """Inspect `data`, which must give no facts and exactly one error of `rule`."""
     facts, findings = inspect_module(data)
     assert facts is None

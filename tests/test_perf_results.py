@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
+from generator.metadata import benchfile
+from generator.metadata.benchfile import BenchFile, BenchResult, Machine, RecordedRequest
 from generator.perf import results
 from generator.perf.loadgen import Latency
-from generator.perf.results import BenchFile, BenchResult, Machine, RecordedRequest
 from generator.perf.rounds import RoundResult
 
 DISPLAY = "catalog/filters/a/bench.yaml"
@@ -75,7 +76,7 @@ def test_overheads_ratio_and_significance() -> None:
 def test_record_writes_a_generated_file_that_loads_back(tmp_path: Path) -> None:
     results.record(tmp_path, DISPLAY, "1.0.0", "default", result())
     text = (tmp_path / "bench.yaml").read_text()
-    assert text.startswith(results.HEADER)
+    assert text.startswith(benchfile.HEADER)
     data = yaml.safe_load(text)
     entry = data["versions"]["1.0.0"]["default"]
     assert list(entry) == [
@@ -84,7 +85,7 @@ def test_record_writes_a_generated_file_that_loads_back(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert entry["with"]["metrics"]["cpu_us_per_request"] == {"median": 20.1, "min": 19.8, "max": 20.5}
     assert entry["overhead"]["cpu_us_per_request"]["significant"] is True
-    loaded, findings = results.load_bench(tmp_path, DISPLAY)
+    loaded, findings = benchfile.load_bench(tmp_path, DISPLAY)
     assert findings == []
     assert loaded.versions["1.0.0"]["default"] == result()
 
@@ -94,7 +95,7 @@ def test_record_keeps_other_versions_and_profiles_in_order(tmp_path: Path) -> No
     results.record(tmp_path, DISPLAY, "1.2.0", "h2-tls", result(generator="h2load 1.52.0"))
     results.record(tmp_path, DISPLAY, "1.2.0", "default", result())
     results.record(tmp_path, DISPLAY, "1.10.0", "default", result(date="2025-11-23"))
-    loaded, _ = results.load_bench(tmp_path, DISPLAY)
+    loaded, _ = benchfile.load_bench(tmp_path, DISPLAY)
     assert list(loaded.versions) == ["1.2.0", "1.10.0"]
     assert list(loaded.versions["1.2.0"]) == ["default", "h2-tls"]
     assert loaded.versions["1.10.0"]["default"].date == "2025-11-23"
@@ -108,7 +109,7 @@ def test_a_broken_bench_file_is_not_overwritten(tmp_path: Path) -> None:
 
 
 def test_no_bench_file_is_an_empty_one(tmp_path: Path) -> None:
-    assert results.load_bench(tmp_path, DISPLAY) == (BenchFile(), [])
+    assert benchfile.load_bench(tmp_path, DISPLAY) == (BenchFile(), [])
 
 
 def test_machine_description() -> None:
@@ -133,6 +134,6 @@ def test_bench_file_keys_are_versions_and_profile_names(tmp_path: Path, key_line
     text = "versions:\n  1.0.0:\n    default: {}\n"
     text = text.replace("  1.0.0:", key_line) if key_line.startswith("  l") else text.replace("    default:", key_line)
     (tmp_path / "bench.yaml").write_text(text)
-    loaded, findings = results.load_bench(tmp_path, "bench.yaml")
+    loaded, findings = benchfile.load_bench(tmp_path, "bench.yaml")
     assert loaded.versions == {}
     assert any(fragment in f.format() for f in findings), [f.format() for f in findings]

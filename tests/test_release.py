@@ -14,8 +14,8 @@ from click.testing import Result
 
 from generator.binaries.obtain import BinaryOptions
 from generator.binaries.store import BinaryStore
-from generator.commands.common import FindingsError
 from generator.gitops.release import ZERO_SHA, prepare
+from generator.metadata.errors import FindingsError
 from generator.wasm.wat import compile_wat
 from tests.conftest import CatalogBuilder, filter_data, version_data
 from tests.test_download import https_mirror

@@ -8,8 +8,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.metadata.findings import Finding, Position
-from generator.metadata.rules import BadUrl, Rule, all_rules
+from generator.metadata.findings import Finding, Position, Rule
+from generator.metadata.rules import BadUrl, all_rules
 
 GENERATOR = Path(__file__).resolve().parent.parent / "generator"
 

@@ -7,7 +7,8 @@ import html
 import markdown
 import pytest
 
-from generator.site.markup import Safe, code_block, code_span, html_text, md_text, readme_html
+from generator.metadata.text import Safe, code_block, html_text, md_text
+from generator.site.markup import code_span, readme_html
 
 # The Markdown extensions of mkdocs.yml that read generated pages.
 PAGE_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc", "pymdownx.superfences", "pymdownx.tabbed"]

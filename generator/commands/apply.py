@@ -14,19 +14,12 @@ from typing import Any
 
 from generator.binaries.obtain import BinaryOptions, obtain
 from generator.binaries.store import BinaryStore
-from generator.commands.common import (
-    CommandError,
-    FindingsError,
-    UsageError,
-    load_one,
-    pick_version,
-    require_loaded,
-    split_spec,
-)
 from generator.commands.config import ConfigRequest, checked_plugin_config, release_url
 from generator.envoy import config as envoy_config
 from generator.envoy.configedit import ConfigEditError, EditResult, apply_filter, remove_filter
 from generator.envoy.locate import EnvoyMissing, find_envoy
+from generator.metadata.errors import CatalogError, FindingsError, UsageError
+from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 
 
 @dataclass(frozen=True)
@@ -49,7 +42,7 @@ def apply(root: Path, store: BinaryStore, request: ApplyRequest, options: Binary
     assert entry.meta is not None
     index, version = pick_version(entry, wanted)
     if version.kind == "network":
-        raise CommandError(f"'{entry.name}' is a network filter; apply inserts HTTP filters only")
+        raise CatalogError(f"'{entry.name}' is a network filter; apply inserts HTTP filters only")
     plugin_config = checked_plugin_config(
         entry, ConfigRequest(spec=request.spec, format="envoy", config=request.config, has_config=request.has_config)
     )
@@ -87,7 +80,7 @@ def apply(root: Path, store: BinaryStore, request: ApplyRequest, options: Binary
             extra_clusters=extra_clusters,
         )
     except ConfigEditError as err:
-        raise CommandError(f"{request.target} was not changed:\n{err}") from None
+        raise CatalogError(f"{request.target} was not changed:\n{err}") from None
     return entry.name, result
 
 
@@ -101,13 +94,13 @@ def remove(root: Path, name: str, target: Path) -> tuple[str, EditResult]:
     try:
         return name, remove_filter(target, filter_name=name, envoy=_envoy())
     except ConfigEditError as err:
-        raise CommandError(f"{target} was not changed:\n{err}") from None
+        raise CatalogError(f"{target} was not changed:\n{err}") from None
 
 
 def _envoy() -> Any:
     try:
         return find_envoy()
     except EnvoyMissing as err:
-        raise CommandError(
+        raise CatalogError(
             f"{err}; the edited configuration must be checked by Envoy before it replaces yours"
         ) from None

@@ -28,25 +28,28 @@ from typing import Any
 
 from generator.binaries.obtain import BinaryOptions, check_version_binary, obtain
 from generator.binaries.store import BinaryStore
-from generator.commands.common import (
-    CommandError,
-    FindingsError,
-    UsageError,
-    load_one,
-    pick_version,
-    require_loaded,
-    split_spec,
-)
 from generator.commands.config import ConfigRequest, checked_plugin_config
 from generator.envoy.locate import EnvoyMissing, find_envoy
 from generator.envoy.process import EnvoyStartError
+from generator.metadata import benchfile
+from generator.metadata.benchfile import (
+    METRIC_TITLES,
+    METRICS,
+    PROFILE_NAME,
+    BenchResult,
+    Machine,
+    Overhead,
+    Overheads,
+    VariantResult,
+)
 from generator.metadata.cases import CaseRequest
+from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.findings import Severity
 from generator.metadata.loader import FilterEntry
+from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 from generator.perf import loadgen, results, stats
 from generator.perf.loadgen import LoadGenError, Request
-from generator.perf.profile import DEFAULT_PROFILE, PROFILE_NAME, Profile, describe, load_profile, profile_names
-from generator.perf.results import METRIC_TITLES, METRICS, BenchResult, Machine, Overhead, Overheads, VariantResult
+from generator.perf.profile import DEFAULT_PROFILE, Profile, describe, load_profile, profile_names
 from generator.perf.rounds import Progress, RequestRefused, RoundResult, RunPlan, Variant, run_rounds
 from generator.perf.tls import TlsError
 from generator.proof import in_envoy
@@ -122,7 +125,7 @@ class BenchReport:
     @property
     def noise(self) -> float | None:
         """The relative standard deviation of one round's CPU per request, pooled over the variants."""
-        groups = [results.metric_values(v.rounds, results.HEADLINE) for v in self.variants]
+        groups = [results.metric_values(v.rounds, benchfile.HEADLINE) for v in self.variants]
         return stats.pooled_relative_sd(groups)
 
     def rounds_needed(self, difference: float = DETECTABLE) -> int | None:
@@ -159,7 +162,7 @@ class BenchReport:
                 }
                 for c in self.comparisons
             ],
-            "noise": {results.HEADLINE: self.noise},
+            "noise": {benchfile.HEADLINE: self.noise},
             "rounds_needed_for_5_percent": self.rounds_needed(),
             "recorded": self.recorded,
             "notes": self.notes,
@@ -380,24 +383,24 @@ def _run(
         envoy = find_envoy()
         generator = loadgen.version(profile.generator)
     except (EnvoyMissing, LoadGenError) as err:
-        raise CommandError(str(err)) from None
+        raise CatalogError(str(err)) from None
     plan = RunPlan(envoy, profile, variants, profile.rounds)
     with tempfile.TemporaryDirectory(prefix="catalog-bench-") as tmp, _sigterm_as_interrupt():
         try:
             rounds = run_rounds(plan, Path(tmp), progress)
         except EnvoyStartError as err:
-            raise CommandError(f"Envoy did not start with the filter: {err}") from None
+            raise CatalogError(f"Envoy did not start with the filter: {err}") from None
         except RequestRefused as err:
             request = next(v.request for v in variants if v.label == err.label)
-            raise CommandError(
+            raise CatalogError(
                 f"{err.label} answered none of the benchmark's requests with a 2xx ({err.problem}) for "
                 f"{_request_text(request)}: give it a request it lets through (the profile's request, or a "
                 "case in cases.yaml with the same configuration that expects a 2xx) or another --config"
             ) from None
         except TlsError as err:
-            raise CommandError(str(err)) from None
+            raise CatalogError(str(err)) from None
         except LoadGenError as err:
-            raise CommandError(f"the load generator cannot run profile '{profile_name}': {err}") from None
+            raise CatalogError(f"the load generator cannot run profile '{profile_name}': {err}") from None
     reports = [
         VariantReport(v.label, s, v.request, rounds[v.label], results.summarise(rounds[v.label]))
         for v, s in zip(variants, subjects, strict=True)
@@ -436,9 +439,11 @@ def _record(subject: Subject, profile_name: str, report: BenchReport) -> None:
     )
     entry = subject.entry
     try:
-        results.record(entry.directory, f"{entry.display}/{results.BENCH_FILE}", subject.version, profile_name, result)
+        results.record(
+            entry.directory, f"{entry.display}/{benchfile.BENCH_FILE}", subject.version, profile_name, result
+        )
     except ValueError as err:
-        raise CommandError(f"{entry.display}/{results.BENCH_FILE} does not load; not overwritten:\n{err}") from None
+        raise CatalogError(f"{entry.display}/{benchfile.BENCH_FILE} does not load; not overwritten:\n{err}") from None
 
 
 def _request_text(request: Request) -> str:
@@ -446,8 +451,8 @@ def _request_text(request: Request) -> str:
     return f"{request.method} {request.path}" + (f" with headers {names}" if names else " without headers")
 
 
-def _recorded_request(request: Request) -> results.RecordedRequest:
-    return results.RecordedRequest(
+def _recorded_request(request: Request) -> benchfile.RecordedRequest:
+    return benchfile.RecordedRequest(
         method=request.method,
         path=request.path,
         header_names=[name for name, _ in request.headers],

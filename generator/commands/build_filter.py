@@ -13,11 +13,12 @@ from typing import Any
 
 from generator.binaries.build import BuildError, build
 from generator.binaries.store import BinaryStore
-from generator.commands.common import CommandError, FindingsError, UsageError, load_one, require_loaded
 from generator.metadata import yamledit
+from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import write_atomic
 from generator.metadata.findings import Finding, Severity
 from generator.metadata.loader import METADATA_FILE
+from generator.metadata.lookup import load_one, require_loaded
 from generator.wasm.inspect import BinaryFacts, inspect_binary
 
 FACT_FIELDS = ("sha256", "size", "abi", "kind", "capabilities")
@@ -45,7 +46,7 @@ def build_filter(root: Path, store: BinaryStore, name: str, *, record: bool = Fa
     try:
         data = build(entry.directory, entry.display, recipe)
     except BuildError as err:
-        raise CommandError(
+        raise CatalogError(
             f"{entry.display}: building {version.version} with the {recipe.recipe} recipe: {err}"
         ) from None
     facts, findings = inspect_binary(data, f"{entry.display} ({recipe.recipe} build)")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.commands.common import CommandError, FindingsError, UsageError, load_one, require_loaded, staged_errors
+from generator.commands.common import staged_errors
 from generator.metadata import names, yamledit
+from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import NotRegular, copy_regular_tree, staged_directory, write_atomic
 from generator.metadata.loader import FILTERS_DIR, METADATA_FILE
+from generator.metadata.lookup import load_one, require_loaded
 from generator.metadata.model import fields_after
 
 
@@ -29,7 +31,7 @@ def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...]
             raise UsageError(f"--owner: expected '@user' or '@org/team', got '{owner}'")
     target = root / FILTERS_DIR / new_name
     if target.exists() or target.is_symlink():
-        raise CommandError(f"filter '{new_name}' already exists")
+        raise CatalogError(f"filter '{new_name}' already exists")
     text = (entry.directory / METADATA_FILE).read_text(encoding="utf-8")
     text = yamledit.set_value(text, ("name",), new_name)
     if owners:
@@ -40,7 +42,7 @@ def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...]
         try:
             copy_regular_tree(entry.directory, staging)
         except NotRegular as err:
-            raise CommandError(f"{entry.display}/{err} [CAT005]") from None
+            raise CatalogError(f"{entry.display}/{err} [CAT005]") from None
         write_atomic(staging / METADATA_FILE, text)
         errors = staged_errors(root, new_name, staging)
         if errors:

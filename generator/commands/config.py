@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from generator.commands.common import CommandError, UsageError, load_one, pick_version, require_loaded, split_spec
 from generator.envoy import snippets
 from generator.metadata.configschema import UnusableSchema, value_problems
+from generator.metadata.errors import CatalogError, UsageError
 from generator.metadata.loader import FilterEntry, load_settings
+from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 from generator.metadata.model import Version
 
 
@@ -33,7 +34,7 @@ def release_url(root: Path, entry: FilterEntry, version: Version) -> str:
     """Where users download this version: its own https source, or the catalog's release asset."""
     settings, findings = load_settings(root)
     if settings is None:
-        raise CommandError("\n".join(f.format() for f in findings))
+        raise CatalogError("\n".join(f.format() for f in findings))
     return snippets.release_url(settings, entry.name, version)
 
 
@@ -44,10 +45,10 @@ def checked_plugin_config(entry: FilterEntry, request: ConfigRequest) -> Any:
     try:
         errors = value_problems(entry.meta.config.schema_, value)
     except UnusableSchema as err:
-        raise CommandError(f"{entry.metadata_display}: config.schema: {err}") from None
+        raise CatalogError(f"{entry.metadata_display}: config.schema: {err}") from None
     if errors:
         lines = "\n".join(f"  {'.'.join(map(str, e.path)) or '(the whole value)'}: {e.message}" for e in errors)
-        raise CommandError(f"--config: the configuration fails the schema of '{entry.name}':\n{lines}")
+        raise CatalogError(f"--config: the configuration fails the schema of '{entry.name}':\n{lines}")
     return value
 
 
@@ -71,4 +72,4 @@ def filter_config(root: Path, request: ConfigRequest) -> str:
     try:
         return snippets.config_snippet(entry.meta, version, release_url(root, entry, version), plugin_config, options)
     except snippets.SnippetError as err:
-        raise CommandError(str(err)) from None
+        raise CatalogError(str(err)) from None

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.commands.common import UsageError, load_one
+from generator.metadata.errors import UsageError
 from generator.metadata.files import remove_directory
+from generator.metadata.lookup import load_one
 
 
 def delete_filter(root: Path, name: str) -> str:

@@ -16,19 +16,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 from generator.binaries.fetch import DEFAULT_MAX_BYTES, FetchError, FetchPolicy, Progress, download
-from generator.commands.common import (
-    CommandError,
-    FindingsError,
-    UsageError,
-    load_one,
-    pick_version,
-    require_loaded,
-    split_spec,
-)
 from generator.commands.import_filter import is_url
 from generator.envoy import snippets
+from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import read_user_file, write_atomic
 from generator.metadata.loader import SETTINGS_FILE
+from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 from generator.metadata.model import SHA256_PATTERN
 
 
@@ -74,21 +67,21 @@ def download_filter(root: Path | None, request: DownloadRequest, progress: Progr
         wanted = from_catalog(root, name, version)
     path = _output_path(request.output, wanted)
     if not request.force and (path.exists() or path.is_symlink()):
-        raise CommandError(f"{path} exists; pass --force to replace it, or -o another file")
+        raise CatalogError(f"{path} exists; pass --force to replace it, or -o another file")
     # The recorded size bounds the download: a server that sends more is stopped early.
     limit = wanted.size if wanted.size is not None else request.policy.max_bytes
     policy = replace(request.policy, max_bytes=min(limit, request.policy.max_bytes))
     try:
         data = download(wanted.url, policy, expected_sha256=wanted.sha256, progress=progress)
     except FetchError as err:
-        raise CommandError(f"{wanted.name} {wanted.version}: {err}") from None
+        raise CatalogError(f"{wanted.name} {wanted.version}: {err}") from None
     try:
         if request.force:
             write_atomic(path, data)
         else:
             _write_new(path, data)
     except OSError as err:
-        raise CommandError(f"cannot write {path}: {err.strerror or err}") from None
+        raise CatalogError(f"cannot write {path}: {err.strerror or err}") from None
     return Downloaded(wanted, path, len(data))
 
 
@@ -120,7 +113,7 @@ def from_index(index: str, name: str, version: str | None, policy: FetchPolicy) 
     data = _read_index(index, policy)
     filters = data.get("filters") if isinstance(data, dict) else None
     if not isinstance(filters, list):
-        raise CommandError(f"--index: expected a catalog index.json (an object with filters), got {index}")
+        raise CatalogError(f"--index: expected a catalog index.json (an object with filters), got {index}")
     entry = next((f for f in filters if isinstance(f, dict) and f.get("name") == name), None)
     if entry is None:
         raise UsageError(f"no filter named '{name}' in {index} (public filters only)")
@@ -131,7 +124,7 @@ def from_index(index: str, name: str, version: str | None, policy: FetchPolicy) 
         else []
     )
     if not versions:
-        raise CommandError(f"--index: '{name}' lists no versions in {index}")
+        raise CatalogError(f"--index: '{name}' lists no versions in {index}")
     if version is None:
         latest = entry.get("latest")
         # Versions are newest first; when every one is yanked, `latest` is null and the newest is taken.
@@ -145,9 +138,9 @@ def from_index(index: str, name: str, version: str | None, policy: FetchPolicy) 
     where = f"--index: {name} {chosen['version']}"
     sha256, url, size = chosen.get("sha256"), chosen.get("download_url"), chosen.get("size")
     if not isinstance(sha256, str) or not re.fullmatch(SHA256_PATTERN, sha256):
-        raise CommandError(f"{where}: expected a sha256 (64 lower-case hex characters), got {sha256!r}")
+        raise CatalogError(f"{where}: expected a sha256 (64 lower-case hex characters), got {sha256!r}")
     if not isinstance(url, str) or not url:
-        raise CommandError(f"{where}: expected a download_url, got {url!r}")
+        raise CatalogError(f"{where}: expected a download_url, got {url!r}")
     if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= DEFAULT_MAX_BYTES:
         size = None
     reason = chosen.get("yank_reason")
@@ -167,7 +160,7 @@ def _read_index(index: str, policy: FetchPolicy) -> Any:
         try:
             raw = download(index, policy)
         except FetchError as err:
-            raise CommandError(f"--index: {err}") from None
+            raise CatalogError(f"--index: {err}") from None
     else:
         data, findings = read_user_file(Path(index), policy.max_bytes)
         if data is None:
@@ -176,7 +169,7 @@ def _read_index(index: str, policy: FetchPolicy) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as err:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise CommandError(f"--index: expected JSON from {index}, got: {err}") from None
+        raise CatalogError(f"--index: expected JSON from {index}, got: {err}") from None
 
 
 def _output_path(output: Path | None, wanted: Wanted) -> Path:
@@ -193,4 +186,4 @@ def _write_new(path: Path, data: bytes) -> None:
     try:
         write_atomic(path, data, replace=False)
     except FileExistsError:
-        raise CommandError(f"{path} exists; pass --force to replace it, or -o another file") from None
+        raise CatalogError(f"{path} exists; pass --force to replace it, or -o another file") from None

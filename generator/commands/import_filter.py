@@ -18,12 +18,14 @@ import semver
 
 from generator.binaries.fetch import FetchError, FetchPolicy, Progress, download
 from generator.binaries.store import BinaryStore
-from generator.commands.common import CommandError, FindingsError, UsageError, require_loaded, staged_errors
+from generator.commands.common import staged_errors
 from generator.metadata import names, yamledit
 from generator.metadata.configschema import UnusableSchema, value_problems
+from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import read_user_file, staged_copy, staged_directory, write_atomic
 from generator.metadata.findings import Finding, Severity
 from generator.metadata.loader import FILTERS_DIR, METADATA_FILE, README_FILE, load_filter
+from generator.metadata.lookup import require_loaded
 from generator.metadata.yamlfile import json_type
 from generator.wasm.inspect import MAX_BINARY_BYTES, BinaryFacts, inspect_binary, sha256_hex
 from generator.wasm.wat import WatError, compile_wat
@@ -75,7 +77,7 @@ def import_filter(
     if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
         raise UsageError(f"--sha256: expected 64 hex characters, got '{request.expected_sha256}'")
     if expected is not None and sha256_hex(data) != expected:
-        raise CommandError(f"expected sha256 {expected}, got {sha256_hex(data)}; the bytes were refused")
+        raise CatalogError(f"expected sha256 {expected}, got {sha256_hex(data)}; the bytes were refused")
     display = request.source
     facts, findings = inspect_binary(data, display)
     if facts is None or any(f.severity is Severity.ERROR for f in findings):
@@ -89,7 +91,7 @@ def import_filter(
     directory = root / FILTERS_DIR / name
     source_entry = _version_source(request, wat_source)
     if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
-        raise CommandError(f"{directory.relative_to(root)}: expected a filter directory, got a symlink or a file")
+        raise CatalogError(f"{directory.relative_to(root)}: expected a filter directory, got a symlink or a file")
     if directory.exists():
         given = [option for option, value in _new_filter_options(request) if value]
         if given:
@@ -125,7 +127,7 @@ def _read_source(request: ImportRequest, progress: Progress | None) -> tuple[byt
         try:
             return download(request.source, request.fetch_policy, progress=progress), None
         except FetchError as err:
-            raise CommandError(str(err)) from None
+            raise CatalogError(str(err)) from None
     path = Path(request.source)
     data, findings = read_user_file(path, MAX_BINARY_BYTES)
     if data is None:
@@ -135,7 +137,7 @@ def _read_source(request: ImportRequest, progress: Progress | None) -> tuple[byt
             text = data.decode("utf-8")
             return compile_wat(text), (path.name, text)
         except (UnicodeDecodeError, WatError) as err:
-            raise CommandError(f"{request.source}: error: expected WebAssembly text, got: {err}") from None
+            raise CatalogError(f"{request.source}: error: expected WebAssembly text, got: {err}") from None
     return data, None
 
 
@@ -249,20 +251,20 @@ def _add_version(
         raise UsageError(f"--version: '{request.version}' is not a semantic version (expected e.g. 1.2.0)")
     new = semver.Version.parse(request.version)
     if new <= latest:
-        raise CommandError(
+        raise CatalogError(
             f"version {new} is not above the latest version {latest}; "
             "published versions are immutable and versions only move forward"
         )
     for existing in meta.versions:
         if existing.sha256 == facts.sha256:
-            raise CommandError(f"these bytes are already version {existing.version} (sha256 {facts.sha256})")
+            raise CatalogError(f"these bytes are already version {existing.version} (sha256 {facts.sha256})")
     text = (entry.directory / METADATA_FILE).read_text(encoding="utf-8")
     text = yamledit.append_item(text, ("versions",), _version_entry(str(new), facts, source))
     if request.has_config:
         try:
             errors = value_problems(meta.config.schema_, request.config)
         except UnusableSchema as err:
-            raise CommandError(f"{entry.metadata_display}: config.schema: {err}") from None
+            raise CatalogError(f"{entry.metadata_display}: config.schema: {err}") from None
         if errors:
             raise UsageError(f"--config: the configuration fails the filter's schema: {errors[0].message}")
         number = len(meta.config.examples) + 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.commands.common import UsageError
+from generator.metadata.errors import UsageError
 from generator.metadata.loader import Catalog, FilterEntry
 from generator.metadata.model import FilterMeta
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from generator.binaries.obtain import BinaryOptions
 from generator.binaries.store import BinaryStore
-from generator.commands.common import CommandError, load_one, pick_version, require_loaded, split_spec
 from generator.envoy.locate import EnvoyMissing, find_envoy
+from generator.metadata.errors import CatalogError
 from generator.metadata.findings import Severity
+from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 from generator.proof.in_envoy import CaseResult
 from generator.proof.prove import ProvingReport, prove_version, record_proof
 
@@ -34,15 +35,15 @@ def prove_filter(
     require_loaded(entry)
     errors = [f for f in entry.findings if f.severity is Severity.ERROR]
     if errors:
-        raise CommandError("\n".join(f.format() for f in errors))
+        raise CatalogError("\n".join(f.format() for f in errors))
     index, _ = pick_version(entry, version)
     try:
         envoy = find_envoy()
     except EnvoyMissing as err:
-        raise CommandError(str(err)) from None
+        raise CatalogError(str(err)) from None
     report, findings = prove_version(entry, index, store, options, envoy, progress)
     if report is None:
-        raise CommandError("\n".join(f.format() for f in findings) or f"no binary for {spec}")
+        raise CatalogError("\n".join(f.format() for f in findings) or f"no binary for {spec}")
     if record and report.passed:
         record_proof(entry, report, datetime.datetime.now(datetime.UTC).date())
     return report

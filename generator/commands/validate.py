@@ -13,12 +13,12 @@ from pathlib import Path
 
 from generator.binaries.obtain import BinaryOptions, check_binaries
 from generator.binaries.store import BinaryStore
-from generator.commands.common import UsageError
 from generator.envoy.locate import EnvoyMissing, find_envoy
 from generator.gitops.gitrepo import GitError
 from generator.gitops.gitrepo import changed_since as changed_since_ref
 from generator.metadata import rules
 from generator.metadata.checks import check_metadata
+from generator.metadata.errors import UsageError
 from generator.metadata.findings import Findings, Severity
 from generator.metadata.loader import FILTERS_DIR, FilterEntry, load_catalog
 from generator.proof.prove import prove_version, report_findings

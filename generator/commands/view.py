@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from generator.binaries.store import BinaryStore
-from generator.commands.common import CommandError, load_one
 from generator.gitops.gitrepo import filter_history
+from generator.metadata.errors import CatalogError
+from generator.metadata.lookup import load_one
 
 
 def view_filter(root: Path, wanted: str, store: BinaryStore) -> dict[str, Any]:
@@ -15,7 +16,7 @@ def view_filter(root: Path, wanted: str, store: BinaryStore) -> dict[str, Any]:
     _, entry = load_one(root, wanted)
     if entry.meta is None:
         lines = "\n".join(f.format() for f in entry.findings)
-        raise CommandError(f"filter '{entry.name}' does not load:\n{lines}")
+        raise CatalogError(f"filter '{entry.name}' does not load:\n{lines}")
     data = entry.meta.model_dump(mode="json", by_alias=True, exclude_none=True)
     history = filter_history(root, entry.name)
     data["history"] = {

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.commands.common import load_one, require_loaded
 from generator.metadata import yamledit
 from generator.metadata.files import write_atomic
 from generator.metadata.loader import METADATA_FILE
+from generator.metadata.lookup import load_one, require_loaded
 from generator.metadata.model import Visibility, fields_after
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.commands.common import CommandError, FindingsError
+from generator.metadata.errors import CatalogError, FindingsError
 from generator.metadata.files import write_atomic
 from generator.metadata.loader import FILTERS_DIR, TEAMS_FILE, load_catalog, load_teams
 
@@ -52,7 +52,7 @@ def render(root: Path) -> CodeOwners:
     if findings:
         raise FindingsError(f"{TEAMS_FILE.as_posix()} does not load; CODEOWNERS needs its maintainers team", findings)
     if teams is None:
-        raise CommandError(
+        raise CatalogError(
             f"{TEAMS_FILE.as_posix()} is missing; CODEOWNERS needs it to name the maintainers team "
             "(maintainers: '@org/team', with the team under teams:)"
         )
@@ -61,7 +61,7 @@ def render(root: Path) -> CodeOwners:
     unsafe = sorted(entry.name for entry in catalog.loaded() if not _LITERAL_SEGMENT.match(entry.name))
     if unsafe:
         shown = ", ".join(repr(name) for name in unsafe)
-        raise CommandError(
+        raise CatalogError(
             f"cannot write CODEOWNERS: {FILTERS_DIR.as_posix()}/ has directories whose names a CODEOWNERS "
             f"path cannot express (expected ASCII letters, digits, '.', '_' and '-'), got {shown}; rename them"
         )

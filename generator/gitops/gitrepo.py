@@ -24,9 +24,9 @@ from typing import Any
 
 import git
 
-from generator.metadata.findings import printable
 from generator.metadata.loader import FILTERS_DIR, METADATA_FILE, SETTINGS_FILE
 from generator.metadata.model import SEMVER_PATTERN
+from generator.metadata.text import printable
 
 
 class GitError(Exception):

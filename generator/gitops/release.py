@@ -27,17 +27,10 @@ import yaml
 
 from generator.binaries.obtain import BinaryOptions, check_version_binary, obtain
 from generator.binaries.store import BinaryStore
-from generator.commands.common import (
-    CommandError,
-    FindingsError,
-    UsageError,
-    load_one,
-    pick_version,
-    require_loaded,
-    split_spec,
-)
 from generator.gitops import gitrepo
 from generator.metadata import rules
+from generator.metadata.documents import validate_document
+from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import read_text, staged_directory
 from generator.metadata.findings import Finding, Severity
 from generator.metadata.loader import (
@@ -46,11 +39,11 @@ from generator.metadata.loader import (
     METADATA_FILE,
     SETTINGS_FILE,
     load_catalog,
-    validate_document,
 )
+from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 from generator.metadata.model import CatalogSettings, FilterMeta, Version, VersionSource
+from generator.metadata.text import md_text
 from generator.metadata.yamlfile import YamlDocument, parse_yaml
-from generator.site.markup import md_text
 
 # GitHub's `before` for a push that creates a branch: there is no base, every version is new.
 ZERO_SHA = "0" * 40
@@ -118,7 +111,7 @@ def asset_name(url: str) -> str:
     """The file name a release URL downloads: its last path segment, percent-decoded."""
     segment = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
     if segment in ("", ".", "..") or not segment.isprintable() or not segment.isascii() or "/" in segment:
-        raise CommandError(
+        raise CatalogError(
             f"{SETTINGS_FILE.as_posix()}: expected a release_url whose last path segment is a file name, got '{url}'"
         )
     return segment
@@ -247,14 +240,14 @@ def _catalog_at(root: Path, ref: str, option: str) -> _CatalogTree:
     try:
         files = gitrepo.catalog_files_at(root, ref, MAX_METADATA_BYTES)
     except gitrepo.NotARepository as err:
-        raise CommandError(f"{err}; {option} needs one") from None
+        raise CatalogError(f"{err}; {option} needs one") from None
     except gitrepo.UnknownRef as err:
         hint = " (for a first push, pass --base '' to plan every version)" if option == "--base" else ""
         raise UsageError(f"{option}: {err}{hint}") from None
     except gitrepo.BadRef as err:
         raise UsageError(f"{option}: {err}") from None
     except gitrepo.GitError as err:
-        raise CommandError(str(err)) from None
+        raise CatalogError(str(err)) from None
     filters: dict[str, tuple[str, YamlDocument | None, list[Finding]]] = {}
     for name, file in files.filters.items():
         display = f"{FILTERS_DIR.as_posix()}/{name}/{METADATA_FILE}"
@@ -310,11 +303,11 @@ def prepare(
     assert meta is not None
     index, version = pick_version(entry, wanted)
     if meta.visibility == "private":
-        raise CommandError(
+        raise CatalogError(
             f"'{entry.name}' is private: releases are public; run `catalog filter publish {entry.name}` first"
         )
     if version.yanked:
-        raise CommandError(f"{entry.name} {version.version} is yanked: yanked versions are not released")
+        raise CatalogError(f"{entry.name} {version.version} is yanked: yanked versions are not released")
     if catalog.settings is None:
         relevant = [f for f in catalog.findings if f.path == SETTINGS_FILE.as_posix()]
         raise FindingsError(f"{SETTINGS_FILE.as_posix()} does not load; its release_url names the asset", relevant)
@@ -345,9 +338,9 @@ def prepare(
 
 def _check_free(directory: Path) -> None:
     if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
-        raise CommandError(f"-o: expected a new directory, got {directory}, which is not a directory")
+        raise CatalogError(f"-o: expected a new directory, got {directory}, which is not a directory")
     if directory.is_dir() and any(directory.iterdir()):
-        raise CommandError(f"-o: expected a new or empty directory, got {directory}, which has files in it")
+        raise CatalogError(f"-o: expected a new or empty directory, got {directory}, which has files in it")
 
 
 def release_notes(meta: FilterMeta, version: Version, release: Release, page: str | None) -> str:

@@ -50,11 +50,11 @@ from typing import Any
 import jinja2
 import semver
 
-from generator.commands.common import CommandError, UsageError
 from generator.gitops import gitrepo
 from generator.metadata import rules
 from generator.metadata.checks import check_metadata
-from generator.metadata.findings import Finding, Position, Severity, printable
+from generator.metadata.errors import CatalogError, UsageError
+from generator.metadata.findings import Finding, Position, Rule, Severity
 from generator.metadata.loader import (
     FILTERS_DIR,
     METADATA_FILE,
@@ -67,8 +67,8 @@ from generator.metadata.loader import (
 )
 from generator.metadata.model import FilterMeta, TeamsFile, Version
 from generator.metadata.names import USER_HANDLE
+from generator.metadata.text import Safe, md_text, printable
 from generator.metadata.yamlfile import FieldPath, format_path
-from generator.site.markup import Safe, md_text
 
 TEMPLATES = Path(__file__).parent / "templates"
 SIMPLE_VERSION_BUMP = "simple-version-bump"
@@ -103,7 +103,7 @@ class ReviewFinding:
     @classmethod
     def citing(
         cls,
-        rule: type[rules.Rule],
+        rule: type[Rule],
         check: str,
         message: str,
         path: str = "",
@@ -369,7 +369,7 @@ def review(root: Path, base: str, head: str = "HEAD", author: str | None = None)
             _export(root, merge_base, sorted(filters), before_root)
             _export(root, head_commit, sorted(filters), after_root)
         except gitrepo.GitError as err:
-            raise CommandError(str(err)) from None
+            raise CatalogError(str(err)) from None
         before = load_catalog(before_root, filters)
         after = load_catalog(after_root, filters)
         result = Review(
@@ -505,7 +505,7 @@ def _version_changes(
     changes: list[Change] = []
     findings: list[ReviewFinding] = []
 
-    def at(rule: type[rules.Rule], check: str, path: FieldPath, message: str) -> ReviewFinding:
+    def at(rule: type[Rule], check: str, path: FieldPath, message: str) -> ReviewFinding:
         position = entry.document.position(path) if entry.document else None
         return ReviewFinding.citing(rule, check, message, entry.metadata_display, format_path(path), position)
 
@@ -650,7 +650,7 @@ def _resolve(root: Path, ref: str, option: str) -> str:
     except (gitrepo.BadRef, gitrepo.UnknownRef) as err:
         raise UsageError(f"{option}: {err}") from None
     except gitrepo.GitError as err:
-        raise CommandError(str(err)) from None
+        raise CatalogError(str(err)) from None
 
 
 def _classify(paths: list[str]) -> tuple[dict[str, list[str]], list[str]]:

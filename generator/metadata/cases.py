@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, Field, JsonValue
 from pydantic_core import PydanticCustomError
 
 from generator.metadata import rules
+from generator.metadata.documents import StrictModel
 
 CASES_FILE = "cases.yaml"
 TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -45,11 +46,7 @@ HeaderName = Annotated[str, AfterValidator(_check_header_name)]
 Headers = Annotated[dict[str, str], AfterValidator(_check_header_names)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class _Configured(_Strict):
+class _Configured(StrictModel):
     """A case or the smoke case: `config` when written, else the filter's first example.
 
     Each subclass declares `config` where it belongs in its field order.
@@ -62,7 +59,7 @@ class _Configured(_Strict):
         return self.config if "config" in self.model_fields_set else default
 
 
-class Expect(_Strict):
+class Expect(StrictModel):
     """What must come out of one request. Header names are compared without regard to case."""
 
     status: int | None = Field(default=None, ge=100, le=599, description="Response status.")
@@ -93,7 +90,7 @@ class Expect(_Strict):
     )
 
 
-class CaseRequest(_Strict):
+class CaseRequest(StrictModel):
     """One request of a case."""
 
     method: str = Field(default="GET", pattern=r"^[A-Z]{1,20}$")
@@ -131,7 +128,7 @@ class Smoke(_Configured):
     timeout: float = Field(default=10.0, gt=0, le=60, description="Seconds to wait for the response.")
 
 
-class CasesFile(_Strict):
+class CasesFile(StrictModel):
     """The content of `cases.yaml`."""
 
     smoke: Smoke = Field(default_factory=Smoke)

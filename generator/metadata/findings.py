@@ -1,42 +1,21 @@
-"""Findings: what a check reports about a file, and how a finding is printed.
+"""Findings: what a check reports about a file, the rule it cites, and how a finding is printed.
 
 Every stage of the pipeline (load, validate, inspect) returns its value together with a list of
-findings; only the command line decides the exit status from them.
+findings; only the command line decides the exit status from them. The rules themselves (one class
+per rule, with a stable id) are in `generator.metadata.rules`; their base class is here, beside the
+finding that cites it.
 """
 
 from __future__ import annotations
 
 import enum
+import inspect
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
-if TYPE_CHECKING:
-    from generator.metadata.rules import Rule
-
-
-_INVISIBLE = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}  # bidi controls
-
-
-def printable(text: str) -> str:
-    """`text` safe for a terminal: control and bidirectional characters shown as escapes.
-
-    Names and messages can carry text from a stranger's file; an ESC sequence or a right-to-left
-    override must not rewrite what a reviewer sees.
-    """
-    if text.isprintable() and not any(ord(ch) in _INVISIBLE for ch in text):
-        return text
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch in "\n\t":
-            out.append(ch)
-        elif code < 32 or 127 <= code < 160 or code in _INVISIBLE:
-            out.append(f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+from generator.metadata.text import printable
 
 
 class Severity(enum.Enum):
@@ -53,6 +32,27 @@ class Position:
 
     line: int
     col: int
+
+
+class Rule:
+    """Base of all rules. Subclasses set `id` and `severity` and document themselves."""
+
+    id: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.ERROR
+
+    @classmethod
+    def at(
+        cls,
+        path: str,
+        message: str,
+        field: str = "",
+        position: Position | None = None,
+    ) -> Finding:
+        return Finding(rule=cls, path=path, message=message, field=field, position=position)
+
+    @classmethod
+    def explanation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
 
 
 @dataclass(frozen=True)

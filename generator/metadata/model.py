@@ -20,10 +20,12 @@ from urllib.parse import urlsplit
 
 import semver
 from packaging.licenses import InvalidLicenseExpression, canonicalize_license_expression
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, model_validator
+from pydantic import AfterValidator, Field, JsonValue, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
 from generator.metadata import names, rules
+from generator.metadata.documents import StrictModel
+from generator.metadata.findings import Rule
 
 SCHEMA_ID = "https://envoy-wasm-catalog.github.io/catalog/schema/filter.schema.json"
 
@@ -68,7 +70,7 @@ SUMMARY_MAX = 120
 TITLE_MAX = 60
 
 
-def _error(rule: type[rules.Rule], message: str, **context: Any) -> PydanticCustomError:
+def _error(rule: type[Rule], message: str, **context: Any) -> PydanticCustomError:
     return PydanticCustomError(rule.id, message, context)
 
 
@@ -223,11 +225,7 @@ RelativePath = Annotated[str, AfterValidator(_check_relative_path), _string(r"^(
 OneLine = Annotated[str, AfterValidator(_check_line(200)), _string(maxLength=200)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
-
-
-class ConfigExample(_Strict):
+class ConfigExample(StrictModel):
     """An example plugin configuration. It must validate against the filter's configuration schema."""
 
     title: Title = Field(description="What this example configures, in a few words.")
@@ -235,7 +233,7 @@ class ConfigExample(_Strict):
     value: JsonValue = Field(description="The configuration, as the filter receives it (usually an object).")
 
 
-class PluginConfig(_Strict):
+class PluginConfig(StrictModel):
     """The plugin configuration the filter accepts: its JSON Schema and examples."""
 
     schema_: dict[str, JsonValue] = Field(
@@ -245,7 +243,7 @@ class PluginConfig(_Strict):
     examples: list[ConfigExample] = Field(min_length=1, description="At least one valid example.")
 
 
-class BuildRecipe(_Strict):
+class BuildRecipe(StrictModel):
     """How to build the binary from source kept in the filter's directory."""
 
     recipe: Literal["wat", "clang", "assemblyscript"] = Field(
@@ -257,7 +255,7 @@ class BuildRecipe(_Strict):
     )
 
 
-class VersionSource(_Strict):
+class VersionSource(StrictModel):
     """Where a version's binary comes from: exactly one of `build` or `url`."""
 
     build: BuildRecipe | None = Field(default=None, description="Built from source in the filter's directory.")
@@ -271,7 +269,7 @@ class VersionSource(_Strict):
         return self
 
 
-class Version(_Strict):
+class Version(StrictModel):
     """One released version of the filter and the facts of its binary.
 
     The facts (sha256, size, ABI, kind, capabilities) are what the binary shows when inspected;
@@ -302,7 +300,7 @@ class Version(_Strict):
 IstioPhase = Literal["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"]
 
 
-class EnvoySettings(_Strict):
+class EnvoySettings(StrictModel):
     """How Envoy runs the filter. The generated Envoy and Istio configuration use these values."""
 
     root_id: str | None = Field(
@@ -315,21 +313,21 @@ class EnvoySettings(_Strict):
     )
 
 
-class IstioSettings(_Strict):
+class IstioSettings(StrictModel):
     """Where an Istio WasmPlugin places the filter."""
 
     phase: IstioPhase = Field(default="UNSPECIFIED_PHASE", description="WasmPlugin phase: AUTHN, AUTHZ, STATS.")
     priority: int | None = Field(default=None, ge=-(2**31), lt=2**31, description="Order within the phase.")
 
 
-class ClonedFrom(_Strict):
+class ClonedFrom(StrictModel):
     """Where a cloned filter came from."""
 
     name: FilterName
     version: SemVer | None = None
 
 
-class FilterMeta(_Strict):
+class FilterMeta(StrictModel):
     """A filter's metadata: the content of `catalog/filters/<name>/filter.yaml`.
 
     Dates (first published, last updated) are not fields: they come from git history.
@@ -384,7 +382,7 @@ def _check_release_template(value: str) -> str:
     return value
 
 
-class CatalogSettings(_Strict):
+class CatalogSettings(StrictModel):
     """Catalog-wide settings: `catalog/catalog.yaml`."""
 
     release_url: Annotated[str, AfterValidator(_check_release_template)] = Field(
@@ -411,14 +409,14 @@ UserHandle = Annotated[str, AfterValidator(_check_user)]
 TeamHandle = Annotated[str, AfterValidator(_check_team)]
 
 
-class Team(_Strict):
+class Team(StrictModel):
     """A GitHub team that may own filters, and who is in it (the review checks authors against it)."""
 
     description: OneLine | None = None
     members: Annotated[list[UserHandle], AfterValidator(_unique)] = Field(min_length=1)
 
 
-class TeamsFile(_Strict):
+class TeamsFile(StrictModel):
     """`catalog/teams.yaml`: the teams that filters may name as owners, and the catalog's maintainers."""
 
     maintainers: TeamHandle = Field(

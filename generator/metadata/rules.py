@@ -9,32 +9,7 @@ the sandbox, CAT4xx the approval queue (review).
 
 from __future__ import annotations
 
-import inspect
-from typing import ClassVar
-
-from generator.metadata.findings import Finding, Position, Severity
-
-
-class Rule:
-    """Base of all rules. Subclasses set `id` and `severity` and document themselves."""
-
-    id: ClassVar[str]
-    severity: ClassVar[Severity] = Severity.ERROR
-
-    @classmethod
-    def at(
-        cls,
-        path: str,
-        message: str,
-        field: str = "",
-        position: Position | None = None,
-    ) -> Finding:
-        return Finding(rule=cls, path=path, message=message, field=field, position=position)
-
-    @classmethod
-    def explanation(cls) -> str:
-        return inspect.cleandoc(cls.__doc__ or "")
-
+from generator.metadata.findings import Rule, Severity
 
 # --- CAT0xx: files and YAML --------------------------------------------------------------------
 

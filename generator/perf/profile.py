@@ -14,19 +14,19 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import Field, JsonValue
 
 from generator.metadata import rules
+from generator.metadata.benchfile import PROFILE_NAME
 from generator.metadata.cases import Headers
+from generator.metadata.documents import StrictModel, validate_document
 from generator.metadata.files import KIB, MIB
 from generator.metadata.findings import Finding
-from generator.metadata.loader import validate_document
 from generator.metadata.yamlfile import FieldPath, YamlDocument, format_path, read_yaml
 
 PROFILES_DIR = Path("catalog") / "profiles"
 DEFAULT_PROFILE = "default"
 MAX_PROFILE_BYTES = 64 * KIB
-PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 DEFAULT_DURATION = 10
 
 LoadGenerator = Literal["wrk", "h2load"]
@@ -58,11 +58,7 @@ _MANAGED: dict[str, dict[str, str]] = {
 }  # fmt: skip
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class BenchRequest(_Strict):
+class BenchRequest(StrictModel):
     """The request every connection sends, over and over."""
 
     method: str = Field(default="GET", pattern=r"^[A-Z]{1,20}$", description="HTTP method.")
@@ -80,7 +76,7 @@ class BenchRequest(_Strict):
     )
 
 
-class Profile(_Strict):
+class Profile(StrictModel):
     """The content of `catalog/profiles/NAME.yaml`."""
 
     description: str = Field(default="", max_length=300, pattern=r"^[^\n\r]*$", description="One line for humans.")

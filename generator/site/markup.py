@@ -1,15 +1,13 @@
-"""Text from contributors, made safe to place in a generated Markdown page.
+"""Contributors' Markdown made safe for a page of the site: a README as clean HTML, inline code.
 
 Every value a template prints is escaped unless it is `Safe`, so forgetting a filter cannot open a
 hole: the Jinja environment of `generator.site.render` passes every printed value through
-`finalize`. Three kinds of output are produced here:
+`finalize` (`generator.metadata.text.md_text`: inline text, and `code_block`). Here:
 
-- inline text (`md_text`): every ASCII punctuation character becomes a numeric character
-  reference, so no Markdown syntax (links, emphasis, tables, HTML) can start from it;
-- code blocks (`code_block`): a fence longer than any run of backticks inside, so nothing closes it;
 - a README or a longer description (`readme_html`): converted to HTML here, then cleaned by nh3
   (an allow list: no scripts, event handlers, iframes, images, styles, or links other than https,
-  http and mailto); the page places the result as a raw HTML block that Markdown leaves alone.
+  http and mailto); the page places the result as a raw HTML block that Markdown leaves alone;
+- inline code (`code_span`) as an HTML element whose text is escaped like `md_text`.
 """
 
 from __future__ import annotations
@@ -23,12 +21,8 @@ from urllib.parse import urljoin, urlsplit
 import markdown
 import nh3
 
-_WHITESPACE = re.compile(r"\s+")
-# Every ASCII punctuation character that Markdown, its extensions or HTML give a meaning to. Left
-# out, for readable pages: . , - / ; ? @ % $ (they only matter at the start of a line, where the
-# templates never place a value).
-_PUNCTUATION = {ord(c): f"&#{ord(c)};" for c in "!\"#&'()*+:<=>[\\]^_`{|}~"}
-_BACKTICKS = re.compile(r"`+")
+from generator.metadata.text import Safe, md_text
+
 _TITLE_LINE = re.compile(r"\A\ufeff?\s*# [^\n]*(?:\n|\Z)")
 
 README_TAGS = {
@@ -51,38 +45,6 @@ LINK_SCHEMES = {"https", "http", "mailto"}
 HEADING_ID_PREFIX = "readme-"
 _SAFE_ID = re.compile(r"^readme-[a-z0-9_-]{1,80}$")
 _LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9_+-]{1,30}$")
-
-
-class Safe(str):
-    """Text that is already safe to place in a generated page as it is."""
-
-    __slots__ = ()
-
-
-def md_text(value: Any) -> str:
-    """One line of plain text for a Markdown page: nothing in it is read as Markdown or HTML."""
-    if isinstance(value, Safe):
-        return value
-    return _WHITESPACE.sub(" ", "" if value is None else str(value)).translate(_PUNCTUATION)
-
-
-def html_text(value: Any) -> Safe:
-    """Plain text in HTML: an element's text or an attribute value (browsers decode the references).
-
-    The same escaping as `md_text`: inline HTML inside a Markdown block is still read as Markdown,
-    so `[a](b)` in an attribute would otherwise become a link that ends the attribute.
-    """
-    return Safe(md_text(str(value)))
-
-
-def code_block(text: str, language: str = "", indent: int = 0) -> Safe:
-    """A fenced code block that its content cannot close, indented by `indent` spaces (in a tab)."""
-    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    lang = language if re.fullmatch(r"[a-z0-9]*", language) else ""
-    lines = [f"{fence}{lang}", *text.rstrip().split("\n"), fence]
-    pad = " " * indent
-    return Safe("\n".join(pad + line if line else line for line in lines))
 
 
 def code_span(value: Any) -> Safe:

@@ -6,7 +6,7 @@ nothing of mkdocs: `generator.site.mkdocs_plugin` hands the result to mkdocs, an
 could take it as well.
 
 Templates are Jinja2 with escape-by-default for Markdown: every printed value goes through
-`markup.md_text` unless it is `markup.Safe` (a sanitized README, a code block), so a contributor's
+`text.md_text` unless it is `text.Safe` (a sanitized README, a code block), so a contributor's
 text can never become markup by a template's oversight.
 """
 
@@ -22,7 +22,7 @@ import jinja2
 import yaml
 
 from generator.gitops.gitrepo import FilterHistory
-from generator.metadata import rules
+from generator.metadata import rules, text
 from generator.metadata.loader import Catalog
 from generator.metadata.model import json_schema_text
 from generator.site import markup
@@ -120,15 +120,15 @@ def template_environment(directory: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(directory),
         autoescape=False,  # noqa: S701 - Markdown, not HTML: `finalize` escapes every value instead
-        finalize=markup.md_text,
+        finalize=text.md_text,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     env.filters.update(
-        html=markup.html_text,
-        code=markup.code_block,
+        html=text.html_text,
+        code=text.code_block,
         codespan=markup.code_span,
         attr_list=_attr_list,
     )
@@ -150,7 +150,7 @@ def _page(
     front_matter = dict(meta)
     for key in ("title", "description"):
         if key in front_matter:
-            front_matter[key] = str(markup.html_text(front_matter[key]))
+            front_matter[key] = str(text.html_text(front_matter[key]))
     front = yaml.safe_dump(front_matter, sort_keys=False, allow_unicode=True, width=1000)
     return GeneratedPage(path=path, content=f"---\n{front}---\n\n{body}", edit_path=edit_path)
 
@@ -193,7 +193,7 @@ def facet_label(key: str, value: str) -> str:
     return KIND_LABELS.get(value, value) if key == "kind" else value
 
 
-def _attr_list(view: FilterView) -> markup.Safe:
+def _attr_list(view: FilterView) -> text.Safe:
     """The data attributes the home page's script filters and sorts by."""
     values = facet_values(view)
     attrs = {f"data-{key}": "|".join(found) for key, found in values.items()}
@@ -208,4 +208,4 @@ def _attr_list(view: FilterView) -> markup.Safe:
             "data-overhead": "" if view.cpu_overhead is None else f"{view.cpu_overhead.ratio:.6f}",
         }
     )
-    return markup.Safe(" ".join(f'{name}="{markup.html_text(value)}"' for name, value in attrs.items()))
+    return text.Safe(" ".join(f'{name}="{text.html_text(value)}"' for name, value in attrs.items()))

@@ -19,12 +19,13 @@ import semver
 
 from generator.envoy import snippets
 from generator.gitops.gitrepo import FilterHistory
+from generator.metadata import text
+from generator.metadata.benchfile import HEADLINE, METRIC_TITLES, METRICS, BenchFile, BenchResult, Overhead, Spread
 from generator.metadata.cases import smoke_case
 from generator.metadata.icon import load_icon
 from generator.metadata.loader import METADATA_FILE, Catalog, FilterEntry
 from generator.metadata.model import CatalogSettings, FilterMeta, Version
 from generator.metadata.proofs import VersionProof
-from generator.perf.results import HEADLINE, METRIC_TITLES, METRICS, BenchFile, BenchResult, Overhead, Spread
 from generator.site import markup
 from generator.site.index import CatalogIndex, IndexFilter, IndexProof, IndexVersion
 from generator.site.schematable import SchemaRow, schema_rows
@@ -78,7 +79,7 @@ class CaseView:
 @dataclass(frozen=True)
 class ExampleView:
     title: str
-    description: markup.Safe | None
+    description: text.Safe | None
     value_yaml: str
 
 
@@ -122,7 +123,7 @@ class TrendPoint:
 @dataclass(frozen=True)
 class FilterView:
     meta: FilterMeta
-    readme: markup.Safe
+    readme: text.Safe
     versions: list[VersionView]  # newest first
     latest: VersionView
     envoy_config: str

@@ -16,7 +16,7 @@ from functools import cache
 import wasmtime
 
 from generator.metadata import rules
-from generator.metadata.findings import Finding
+from generator.metadata.findings import Finding, Rule
 from generator.wasm import abi
 from generator.wasm.binary import (
     COMPONENT_VERSION,
@@ -33,7 +33,7 @@ from generator.wasm.binary import (
 MAX_BINARY_BYTES = 32 * 1024 * 1024
 
 # Makes a finding for the binary being inspected: (rule, message) -> Finding.
-_At = Callable[[type[rules.Rule], str], Finding]
+_At = Callable[[type[Rule], str], Finding]
 
 # `language` names in a `producers` section, lowercased: the tool conventions suggest "Rust" or "C++";
 # LLVM writes the DWARF language without its DW_LANG_ prefix ("C11", "C_plus_plus_14", "Go").
@@ -97,7 +97,7 @@ def _looks_like_wat(data: bytes) -> bool:
 def inspect_binary(data: bytes, display: str, field: str = "") -> tuple[BinaryFacts | None, list[Finding]]:
     """Inspect `data`; `display` and `field` say where findings point (the file, or the version field)."""
 
-    def at(rule: type[rules.Rule], message: str) -> Finding:
+    def at(rule: type[Rule], message: str) -> Finding:
         return rule.at(display, message, field=field)
 
     if not data:
