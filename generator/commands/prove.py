@@ -17,7 +17,7 @@ from generator.metadata.errors import CatalogError
 from generator.metadata.findings import Severity
 from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 from generator.proof.in_envoy import CaseResult
-from generator.proof.prove import ProvingReport, prove_version, record_proof
+from generator.proof.prove import ProofReport, prove_version, record_proof
 
 
 def prove_filter(
@@ -28,7 +28,7 @@ def prove_filter(
     *,
     record: bool = False,
     progress: Callable[[CaseResult], None] | None = None,
-) -> ProvingReport:
+) -> ProofReport:
     """`catalog filter test`: run one version; with `record`, write its proof when every case passed."""
     name, version = split_spec(spec)
     _, entry = load_one(root, name)

@@ -31,10 +31,9 @@ kinds and their keys in JSON:
 | `metadata` | `fields` | other fields of `filter.yaml` |
 | `files` | `paths` | files of the filter's directory that differ, relative to it |
 
-Findings carry `check`, a stable id of the review check that made them (`metadata` for the
-loader's and `check_metadata`'s findings), and `rule`, the id of the rule they cite: the loader's
-and `check_metadata`'s for `metadata`, a CAT4xx rule (`generator.metadata.rules`) for the review's own
-errors and warnings, none for its notes. Commits are read through `generator.gitops.gitrepo`.
+Findings are the usual `Finding`s: the loader's and `check_metadata`'s, and the review's own,
+which cite CAT4xx rules (`generator.metadata.rules`); a finding about the pull request as a whole
+has no path. In JSON each is `Finding.to_json()`. Commits are read through `generator.gitops.gitrepo`.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ from generator.gitops import gitrepo
 from generator.metadata import rules
 from generator.metadata.checks import check_metadata
 from generator.metadata.errors import CatalogError, UsageError
-from generator.metadata.findings import Finding, Position, Rule, Severity
+from generator.metadata.findings import Finding, Rule, Severity
 from generator.metadata.loader import (
     FILTERS_DIR,
     METADATA_FILE,
@@ -88,74 +87,6 @@ _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
 
 
 @dataclass(frozen=True)
-class ReviewFinding:
-    """One thing the review found: a metadata finding, or one of the review's own checks."""
-
-    severity: Severity
-    check: str
-    message: str
-    rule: str | None = None
-    path: str = ""
-    field: str = ""
-    line: int | None = None
-    col: int | None = None
-
-    @classmethod
-    def citing(
-        cls,
-        rule: type[Rule],
-        check: str,
-        message: str,
-        path: str = "",
-        field: str = "",
-        position: Position | None = None,
-    ) -> ReviewFinding:
-        """A finding of the review's own `check`, with the rule's id and severity."""
-        return cls(
-            severity=rule.severity,
-            check=check,
-            message=message,
-            rule=rule.id,
-            path=path,
-            field=field,
-            line=position.line if position else None,
-            col=position.col if position else None,
-        )
-
-    @classmethod
-    def of(cls, finding: Finding) -> ReviewFinding:
-        position = finding.position
-        return cls(
-            severity=finding.severity,
-            check="metadata",
-            message=finding.message,
-            rule=finding.rule.id,
-            path=finding.path,
-            field=finding.field,
-            line=position.line if position else None,
-            col=position.col if position else None,
-        )
-
-    @property
-    def location(self) -> str:
-        """`path:line:col`, as far as known."""
-        parts = [self.path] + [str(n) for n in (self.line, self.col) if n is not None]
-        return ":".join(parts) if self.path else ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "severity": self.severity.value,
-            "check": self.check,
-            "rule": self.rule,
-            "message": self.message,
-            "path": self.path,
-            "line": self.line,
-            "col": self.col,
-            "field": self.field,
-        }
-
-
-@dataclass(frozen=True)
 class Change:
     """One change to a filter; `details` holds the keys its kind documents (module docstring)."""
 
@@ -167,7 +98,9 @@ class Change:
 
 
 @dataclass(frozen=True)
-class BinaryFacts:
+class RecordedBinary:
+    """What `filter.yaml` records of one version's binary."""
+
     version: str
     size: int
     abi: str
@@ -175,7 +108,7 @@ class BinaryFacts:
     capabilities: tuple[str, ...]
 
     @classmethod
-    def of(cls, version: Version) -> BinaryFacts:
+    def of(cls, version: Version) -> RecordedBinary:
         return cls(version.version, version.size, version.abi, version.kind, tuple(version.capabilities))
 
     def to_json(self) -> dict[str, Any]:
@@ -192,8 +125,8 @@ class BinaryFacts:
 class BinaryChange:
     """The newest new binary against the previous latest version (none for a new filter)."""
 
-    previous: BinaryFacts | None
-    current: BinaryFacts
+    previous: RecordedBinary | None
+    current: RecordedBinary
 
     @property
     def size_delta(self) -> int | None:
@@ -245,7 +178,7 @@ class FilterReview:
     title: str | None = None
     owners: list[str] = field(default_factory=list)  # at the base; at the head for a new filter
     changes: list[Change] = field(default_factory=list)
-    findings: list[ReviewFinding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     binary: BinaryChange | None = None
 
     def kinds(self) -> set[str]:
@@ -276,10 +209,10 @@ class Review:
     maintainers: str | None
     filters: list[FilterReview] = field(default_factory=list)
     outside_paths: list[str] = field(default_factory=list)
-    findings: list[ReviewFinding] = field(default_factory=list)  # about the pull request as a whole
+    findings: list[Finding] = field(default_factory=list)  # about the pull request as a whole
     labels: list[str] = field(default_factory=list)
 
-    def all_findings(self) -> list[ReviewFinding]:
+    def all_findings(self) -> list[Finding]:
         return self.findings + [f for one in self.filters for f in one.findings]
 
     def count(self, severity: Severity) -> int:
@@ -383,12 +316,12 @@ def review(root: Path, base: str, head: str = "HEAD", author: str | None = None)
             outside_paths=sorted(outside),
         )
         # Problems of changed catalog-wide files (a broken teams.yaml), as the head has them.
-        result.findings += [ReviewFinding.of(f) for f in after.findings if f.path in outside]
+        result.findings += [f for f in after.findings if f.path in outside]
         for name in sorted(filters):
             filter_review = _review_filter(name, filters[name], before, after, author)
             prefix = f"{FILTERS_DIR.as_posix()}/{name}"
             # A file or a symlink where the filter's directory should be.
-            filter_review.findings += [ReviewFinding.of(f) for f in after.findings if _under(f.path, prefix)]
+            filter_review.findings += [f for f in after.findings if _under(f.path, prefix)]
             filter_review.findings.sort(key=lambda f: _SEVERITY_ORDER[f.severity])
             result.filters.append(filter_review)
     result.findings += _scope_findings(result)
@@ -430,21 +363,21 @@ def _review_filter(name: str, paths: list[str], before: Catalog, after: Catalog,
             verdict.changes.append(Change("new-filter", {"versions": _versions(new_meta)}))
             maintainers = f" ({before.teams.maintainers})" if before.teams else ""
             message = f"a new filter: a maintainer{maintainers} must approve it"
-            verdict.findings.append(ReviewFinding(Severity.NOTE, "maintainer-approval", message))
+            verdict.findings.append(rules.NewFilter.at("", message))
         if new is None or new_meta is None:
             display = new.metadata_display if new else f"{FILTERS_DIR.as_posix()}/{name}"
             message = "the filter does not load at the head"
-            verdict.findings.append(ReviewFinding(Severity.ERROR, "does-not-load", message, path=display))
-            verdict.findings += [ReviewFinding.of(f) for f in (new.findings if new else [])]
+            verdict.findings.append(rules.FilterDoesNotLoad.at(display, message))
+            verdict.findings += new.findings if new else []
         else:
             verdict.title = new_meta.title
-            verdict.findings += [ReviewFinding.of(f) for f in new.findings + check_metadata(new, after.teams)]
+            verdict.findings += new.findings + check_metadata(new, after.teams)
             if status == "new":
                 verdict.owners = list(new_meta.owners)
-                verdict.binary = BinaryChange(None, BinaryFacts.of(new_meta.latest))
+                verdict.binary = BinaryChange(None, RecordedBinary.of(new_meta.latest))
             elif old_meta is None:
                 message = "the filter does not load at the base, so its published versions cannot be compared"
-                verdict.findings.append(ReviewFinding(Severity.WARNING, "base-does-not-load", message))
+                verdict.findings.append(rules.BaseDoesNotLoad.at("", message))
             else:
                 verdict.changes += _metadata_changes(old_meta, new_meta)
                 version_changes, version_findings, verdict.binary = _version_changes(new, old_meta, new_meta)
@@ -458,7 +391,7 @@ def _review_filter(name: str, paths: list[str], before: Catalog, after: Catalog,
             f"the author {author} is not an owner of {name} (owners at the base: {', '.join(old_meta.owners)}); "
             "an owner or a maintainer must approve"
         )
-        verdict.findings.append(ReviewFinding.citing(rules.AuthorNotOwner, "not-owner", message))
+        verdict.findings.append(rules.AuthorNotOwner.at("", message))
     return verdict
 
 
@@ -466,17 +399,17 @@ def _versions(meta: FilterMeta | None) -> list[str]:
     return [v.version for v in meta.versions] if meta else []
 
 
-def _removed_filter(name: str, old: FilterEntry | None) -> list[ReviewFinding]:
+def _removed_filter(name: str, old: FilterEntry | None) -> list[Finding]:
     if old is None or old.meta is None:
         message = "the filter is removed; it did not load at the base, so a maintainer must check what it published"
-        return [ReviewFinding(Severity.WARNING, "removed-filter", message)]
+        return [rules.UnreadableFilterRemoved.at("", message)]
     versions = ", ".join(v.version for v in old.meta.versions)
     message = (
         f"the filter is removed, but its published versions ({versions}) cannot vanish: users pin them; "
         f"take it off the site with `catalog filter unlist {name}` or `catalog filter unpublish {name}`, "
         "and yank versions that must not be used"
     )
-    return [ReviewFinding.citing(rules.PublishedFilterRemoved, "removed-filter", message, old.metadata_display)]
+    return [rules.PublishedFilterRemoved.at(old.metadata_display, message)]
 
 
 def _metadata_changes(old: FilterMeta, new: FilterMeta) -> list[Change]:
@@ -500,14 +433,13 @@ def _metadata_changes(old: FilterMeta, new: FilterMeta) -> list[Change]:
 
 def _version_changes(
     entry: FilterEntry, old: FilterMeta, new: FilterMeta
-) -> tuple[list[Change], list[ReviewFinding], BinaryChange | None]:
+) -> tuple[list[Change], list[Finding], BinaryChange | None]:
     """Versions added, removed, changed, yanked; the findings they call for; the binary change."""
     changes: list[Change] = []
-    findings: list[ReviewFinding] = []
+    findings: list[Finding] = []
 
-    def at(rule: type[Rule], check: str, path: FieldPath, message: str) -> ReviewFinding:
-        position = entry.document.position(path) if entry.document else None
-        return ReviewFinding.citing(rule, check, message, entry.metadata_display, format_path(path), position)
+    def at(rule: type[Rule], path: FieldPath, message: str) -> Finding:
+        return entry.field_finding(rule, path, message)
 
     published = {v.version: v for v in old.versions}
     head_index: dict[str, int] = {}
@@ -523,7 +455,7 @@ def _version_changes(
             changes.append(Change("new-version", {"version": version_text}))
             if highest is not None and semver.Version.parse(version_text) <= highest:
                 message = f"expected a new version above {highest} (the highest at the base), got {version_text}"
-                findings.append(at(rules.VersionNotNewer, "downgrade", ("versions", index, "version"), message))
+                findings.append(at(rules.VersionNotNewer, ("versions", index, "version"), message))
             continue
         differ = [
             name
@@ -536,15 +468,13 @@ def _version_changes(
                 f"published version {version_text} changed ({', '.join(differ)}): published versions never "
                 "change; yank it (yanked: true, yank_reason) and release a new version instead"
             )
-            findings.append(
-                at(rules.PublishedVersionChanged, "changed-version", ("versions", index, differ[0]), message)
-            )
+            findings.append(at(rules.PublishedVersionChanged, ("versions", index, differ[0]), message))
         if version.yanked and not before.yanked:
             changes.append(Change("yank", {"version": version_text, "reason": version.yank_reason}))
         elif before.yanked and not version.yanked:
             changes.append(Change("unyank", {"version": version_text}))
             message = f"version {version_text} was yanked at the base: a yank is final; release a new version instead"
-            findings.append(at(rules.YankUndone, "unyank", ("versions", index, "yanked"), message))
+            findings.append(at(rules.YankUndone, ("versions", index, "yanked"), message))
     for version_text in published:
         if version_text not in head_index:
             changes.append(Change("removed-version", {"version": version_text}))
@@ -552,11 +482,11 @@ def _version_changes(
                 f"published version {version_text} is removed: published versions never vanish; "
                 "yank it (yanked: true, yank_reason) instead"
             )
-            findings.append(at(rules.PublishedVersionRemoved, "removed-version", ("versions",), message))
+            findings.append(at(rules.PublishedVersionRemoved, ("versions",), message))
     binary = None
     if added:
         newest = max(added, key=lambda v: semver.Version.parse(v.version))
-        binary = BinaryChange(BinaryFacts.of(old.latest), BinaryFacts.of(newest))
+        binary = BinaryChange(RecordedBinary.of(old.latest), RecordedBinary.of(newest))
     return changes, findings, binary
 
 
@@ -569,7 +499,7 @@ def _fact(version: Version, name: str) -> Any:
     return value
 
 
-def _binary_notes(binary: BinaryChange) -> list[ReviewFinding]:
+def _binary_notes(binary: BinaryChange) -> list[Finding]:
     notes = []
     previous, current = binary.previous, binary.current
     if previous is not None:
@@ -577,18 +507,18 @@ def _binary_notes(binary: BinaryChange) -> list[ReviewFinding]:
             f"binary {previous.version} -> {current.version}: {previous.size} -> {current.size} bytes "
             f"({binary.size_delta:+d}, {binary.size_delta_percent:+.1f}%)"
         )
-        notes.append(ReviewFinding(Severity.NOTE, "size", message))
+        notes.append(rules.BinarySizeChange.at("", message))
         if binary.abi_changed:
             message = f"the ABI changes from {previous.abi} to {current.abi}"
-            notes.append(ReviewFinding(Severity.NOTE, "abi", message))
+            notes.append(rules.AbiChange.at("", message))
         if binary.kind_changed:
             message = f"the kind changes from {previous.kind} to {current.kind}"
-            notes.append(ReviewFinding(Severity.NOTE, "kind", message))
+            notes.append(rules.KindChange.at("", message))
     for capability in binary.capabilities_added:
         message = f"new capability {capability}"
         if capability in OUTBOUND:
             message += f": the filter {OUTBOUND[capability]}; that deserves a reviewer's eye"
-        notes.append(ReviewFinding(Severity.NOTE, "capability", message))
+        notes.append(rules.NewCapability.at("", message))
     return notes
 
 
@@ -609,18 +539,18 @@ def _may_approve(author: str, owners: Iterable[str], teams: TeamsFile | None) ->
     return author.lower() in _logins([*owners, *maintainers], teams)
 
 
-def _scope_findings(result: Review) -> list[ReviewFinding]:
+def _scope_findings(result: Review) -> list[Finding]:
     findings = []
     if result.outside_paths:
         message = (
             f"{_plural(len(result.outside_paths), 'path')} outside {FILTERS_DIR.as_posix()}/<name>/ changed: "
             "a maintainer must approve"
         )
-        findings.append(ReviewFinding.citing(rules.ChangesOutsideFilters, "outside-paths", message))
+        findings.append(rules.ChangesOutsideFilters.at("", message))
     if len(result.filters) > 1:
         names = ", ".join(r.name for r in result.filters)
         message = f"{len(result.filters)} filters change in one pull request ({names}): a maintainer must approve"
-        findings.append(ReviewFinding.citing(rules.SeveralFilters, "several-filters", message))
+        findings.append(rules.SeveralFilters.at("", message))
     return findings
 
 

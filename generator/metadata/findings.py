@@ -69,19 +69,26 @@ class Finding:
     def severity(self) -> Severity:
         return self.rule.severity
 
+    @property
+    def location(self) -> str:
+        """`path:line:col` as far as known; empty for a finding about no file (a whole pull request)."""
+        if not self.path:
+            return ""
+        if self.position is None:
+            return self.path
+        return f"{self.path}:{self.position.line}:{self.position.col}"
+
     def format(self) -> str:
         """`path:line:col: error: field: message [RULE]`, the form compilers and editors read."""
-        where = self.path
-        if self.position is not None:
-            where = f"{where}:{self.position.line}:{self.position.col}"
+        where = f"{self.location}: " if self.path else ""
         subject = f"{self.field}: " if self.field else ""
-        return printable(f"{where}: {self.severity.value}: {subject}{self.message} [{self.rule.id}]")
+        return printable(f"{where}{self.severity.value}: {subject}{self.message} [{self.rule.id}]")
 
     def github_annotation(self) -> str:
         """The same finding as a GitHub Actions workflow command, shown inline on the pull request."""
         level = {"error": "error", "warning": "warning", "note": "notice"}[self.severity.value]
-        props = [f"file={_escape_property(self.path)}"]
-        if self.position is not None:
+        props = [f"file={_escape_property(self.path)}"] if self.path else []
+        if self.path and self.position is not None:
             props += [f"line={self.position.line}", f"col={self.position.col}"]
         props.append(f"title={self.rule.id}")
         subject = f"{self.field}: " if self.field else ""

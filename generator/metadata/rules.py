@@ -585,6 +585,93 @@ class SeveralFilters(Rule):
     severity = Severity.WARNING
 
 
+class NewFilter(Rule):
+    """The pull request adds a new filter.
+
+    A new filter adds a name to the catalog and a new set of owners; only a maintainer approves it.
+    Nothing to fix: this note tells the reviewer who must approve.
+    """
+
+    id = "CAT409"
+    severity = Severity.NOTE
+
+
+class FilterDoesNotLoad(Rule):
+    """A filter the pull request changes does not load at its head.
+
+    Its `filter.yaml` (or its directory) has errors, listed beside this finding; nothing else of the
+    filter can be reviewed until it loads. Run `catalog validate NAME` and fix what it reports.
+    """
+
+    id = "CAT410"
+
+
+class BaseDoesNotLoad(Rule):
+    """A filter the pull request changes did not load at the base.
+
+    Its published versions cannot be compared with the head, so the review cannot tell whether a
+    published version changed or vanished. A maintainer must compare them by hand.
+    """
+
+    id = "CAT411"
+    severity = Severity.WARNING
+
+
+class UnreadableFilterRemoved(Rule):
+    """The pull request deletes a filter that did not load at the base.
+
+    The review cannot tell which versions it published, so it cannot say whether users lose
+    binaries they pin. A maintainer must check what the filter published before approving.
+    """
+
+    id = "CAT412"
+    severity = Severity.WARNING
+
+
+class BinarySizeChange(Rule):
+    """The new binary's size against the previous latest version's.
+
+    A large jump (a debug build, a new dependency) costs every proxy that loads it. Nothing to fix
+    unless the change is unexpected.
+    """
+
+    id = "CAT413"
+    severity = Severity.NOTE
+
+
+class AbiChange(Rule):
+    """The new binary targets another proxy-wasm ABI version than the previous latest version.
+
+    Users on older proxies may not be able to load it. Say so in the filter's README if it is
+    deliberate.
+    """
+
+    id = "CAT414"
+    severity = Severity.NOTE
+
+
+class KindChange(Rule):
+    """The new binary is another kind of filter (HTTP or network) than the previous latest version.
+
+    Users' configurations place HTTP and network filters in different chains; an upgrade would
+    fail where they paste the old configuration. Usually this deserves a new filter instead.
+    """
+
+    id = "CAT415"
+    severity = Severity.NOTE
+
+
+class NewCapability(Rule):
+    """The new binary uses a capability the previous latest version did not.
+
+    Capabilities that reach outside the proxy (HTTP or gRPC calls to other services) deserve a
+    reviewer's eye: the filter may send request data elsewhere.
+    """
+
+    id = "CAT416"
+    severity = Severity.NOTE
+
+
 def all_rules() -> list[type[Rule]]:
     """Every rule, in id order."""
     found: list[type[Rule]] = []

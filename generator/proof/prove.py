@@ -29,7 +29,7 @@ from generator.wasm.sandbox import SandboxReport, run_sandbox
 
 
 @dataclass
-class ProvingReport:
+class ProofReport:
     """Everything one run found out about one version."""
 
     name: str
@@ -65,7 +65,7 @@ def prove_version(
     options: BinaryOptions,
     envoy: Envoy,
     progress: Callable[[CaseResult], None] | None = None,
-) -> tuple[ProvingReport | None, list[Finding]]:
+) -> tuple[ProofReport | None, list[Finding]]:
     """Obtain, check, sandbox and run the cases of version `index` of a loaded filter.
 
     Returns None (and the findings that say why) when the binary cannot be had.
@@ -86,10 +86,10 @@ def prove_version(
         wasm_path = Path(tmp) / f"{entry.name}-{version.version}.wasm"
         wasm_path.write_bytes(data)
         results = run_cases(envoy, meta, entry.cases, wasm_path, version.sha256, version.kind, Path(tmp), progress)
-    return ProvingReport(entry.name, version.version, envoy, sandbox, results, findings), findings
+    return ProofReport(entry.name, version.version, envoy, sandbox, results, findings), findings
 
 
-def record_proof(entry: FilterEntry, report: ProvingReport, today: datetime.date) -> None:
+def record_proof(entry: FilterEntry, report: ProofReport, today: datetime.date) -> None:
     """Write the version's proof into `proofs.yaml`, keeping the other versions' proofs."""
     versions = dict(entry.proofs.versions)
     versions[report.version] = report.proof(today)
@@ -98,7 +98,7 @@ def record_proof(entry: FilterEntry, report: ProvingReport, today: datetime.date
     write_atomic(entry.directory / PROOFS_FILE, text)
 
 
-def report_findings(entry: FilterEntry, index: int, report: ProvingReport) -> list[Finding]:
+def report_findings(entry: FilterEntry, index: int, report: ProofReport) -> list[Finding]:
     """The run as findings: a failed case at its place in cases.yaml, the smoke case at the version."""
     findings: list[Finding] = []
     if not report.sandbox.ok:
