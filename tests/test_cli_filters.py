@@ -192,6 +192,22 @@ def test_publish_inserts_visibility_when_absent(cli: Cli, catalog: CatalogBuilde
     assert list(yaml.safe_load(text)).index("visibility") == list(yaml.safe_load(text)).index("owners") + 1
 
 
+def test_an_edit_that_would_drop_a_comment_is_refused_and_writes_nothing(cli: Cli, catalog: CatalogBuilder) -> None:
+    directory = catalog.add("a")
+    path = directory / "filter.yaml"
+    data = yaml.safe_load(path.read_text())
+    del data["visibility"]
+    # A flow mapping with a comment inside: neither a text patch nor a round trip can keep the comment.
+    flow = yaml.safe_dump(data, default_flow_style=True, width=10_000).replace(", owners:", ",  # the owners\n owners:")
+    path.write_text(flow)
+    result = cli("filter", "unpublish", "a")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: catalog/filters/a/filter.yaml: cannot set visibility to private without losing comments"
+    )
+    assert path.read_text() == flow
+
+
 def test_help_is_available(cli: Cli) -> None:
     result = cli("filter", "import", "--help")
     assert result.exit_code == 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+import pytest
 import yaml
 
-from generator.metadata.yamledit import append_item, dump, set_value
+from generator.metadata.yamledit import YamlEditError, append_item, comments, dump, set_value
 
 TEXT = """\
 # header comment
@@ -35,6 +38,7 @@ def test_set_value_quotes_when_needed() -> None:
 
 
 def test_replace_block_list_keeps_following_comments() -> None:
+    # The comment on '@alice' goes with the list it described; every other comment stays.
     out = set_value(TEXT, ("owners",), ["@carol"])
     assert yaml.safe_load(out)["owners"] == ["@carol"]
     assert "# about visibility\nvisibility: public" in out
@@ -64,11 +68,42 @@ def test_append_to_indented_list() -> None:
     assert "  - version: 1.1.0\n    source:\n      url: https://example.org/b.wasm\n" in out
 
 
-def test_flow_list_falls_back_to_a_clean_dump() -> None:
-    text = "name: a\nversions: [{version: 1.0.0}]\n"
+def test_a_flow_list_is_edited_by_round_trip_with_its_comments() -> None:
+    text = "# head\nname: a  # the name\nversions: [{version: 1.0.0}]  # inline\n# tail\nconfig: {}\n"
     out = append_item(text, ("versions",), {"version": "2.0.0"})
     assert yaml.safe_load(out)["versions"] == [{"version": "1.0.0"}, {"version": "2.0.0"}]
-    assert out.startswith("# yaml-language-server: $schema=")
+    assert comments(out) == comments(text) == Counter(["# head", "# the name", "# inline", "# tail"])
+    assert not out.startswith("# yaml-language-server")  # not a fresh dump
+
+
+def test_a_key_in_a_flow_mapping_is_inserted_by_round_trip() -> None:
+    text = "# keep me\n{name: a, versions: []}\n"
+    out = set_value(text, ("visibility",), "private", insert_before=["versions"])
+    assert list(yaml.safe_load(out)) == ["name", "visibility", "versions"]
+    assert "# keep me" in out
+
+
+def test_the_round_trip_keeps_the_files_list_indentation() -> None:
+    text = "name: a\nowners:\n  - '@a'  # first\nexamples: [1]\nversions:\n  - version: 1.0.0\n"
+    out = append_item(text, ("examples",), 2)
+    assert "owners:\n  - '@a'  # first\n" in out
+    assert "versions:\n  - version: 1.0.0\n" in out
+
+
+def test_an_edit_that_would_lose_a_comment_is_refused() -> None:
+    text = "{name: a,   # lost by a rewrite\n  versions: []}\n"
+    with pytest.raises(YamlEditError) as refused:
+        set_value(text, ("visibility",), "private", display="catalog/filters/a/filter.yaml")
+    assert str(refused.value) == (
+        "catalog/filters/a/filter.yaml: cannot set visibility to private without losing comments or layout of "
+        "the file; make the change by hand"
+    )
+    assert refused.value.exit_code == 1
+
+
+def test_comments_are_not_read_inside_values() -> None:
+    text = "a: 'x # not a comment'  # one\nb: \"#no\"\nc: |\n  # in a block\n# two\nd: e#f\n"
+    assert comments(text) == Counter(["# one", "# two"])
 
 
 def test_dump_keeps_key_order_and_quotes_ambiguous_strings() -> None:

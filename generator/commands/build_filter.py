@@ -74,6 +74,6 @@ def build_filter(root: Path, store: BinaryStore, name: str, *, record: bool = Fa
         path = entry.directory / METADATA_FILE
         text = path.read_text(encoding="utf-8")
         for key in differences:
-            text = yamledit.set_value(text, ("versions", index, key), built[key])
+            text = yamledit.set_value(text, ("versions", index, key), built[key], display=entry.metadata_display)
         write_atomic(path, text)
     return BuildOutcome(entry.name, version.version, facts, differences, record and bool(differences), findings)

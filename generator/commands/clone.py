@@ -33,11 +33,14 @@ def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...]
     if target.exists() or target.is_symlink():
         raise CatalogError(f"filter '{new_name}' already exists")
     text = (entry.directory / METADATA_FILE).read_text(encoding="utf-8")
-    text = yamledit.set_value(text, ("name",), new_name)
+    display = entry.metadata_display
+    text = yamledit.set_value(text, ("name",), new_name, display=display)
     if owners:
-        text = yamledit.set_value(text, ("owners",), list(owners))
+        text = yamledit.set_value(text, ("owners",), list(owners), display=display)
     origin = {"name": entry.meta.name, "version": entry.meta.latest.version}
-    text = yamledit.set_value(text, ("cloned_from",), origin, insert_before=fields_after("cloned_from"))
+    text = yamledit.set_value(
+        text, ("cloned_from",), origin, insert_before=fields_after("cloned_from"), display=display
+    )
     with staged_directory(target) as staging:
         try:
             copy_regular_tree(entry.directory, staging)

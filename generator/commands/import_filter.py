@@ -259,7 +259,8 @@ def _add_version(
         if existing.sha256 == facts.sha256:
             raise CatalogError(f"these bytes are already version {existing.version} (sha256 {facts.sha256})")
     text = (entry.directory / METADATA_FILE).read_text(encoding="utf-8")
-    text = yamledit.append_item(text, ("versions",), _version_entry(str(new), facts, source))
+    display = entry.metadata_display
+    text = yamledit.append_item(text, ("versions",), _version_entry(str(new), facts, source), display=display)
     if request.has_config:
         try:
             errors = value_problems(meta.config.schema_, request.config)
@@ -268,9 +269,8 @@ def _add_version(
         if errors:
             raise UsageError(f"--config: the configuration fails the filter's schema: {errors[0].message}")
         number = len(meta.config.examples) + 1
-        text = yamledit.append_item(
-            text, ("config", "examples"), {"title": f"Example configuration {number}", "value": request.config}
-        )
+        example = {"title": f"Example configuration {number}", "value": request.config}
+        text = yamledit.append_item(text, ("config", "examples"), example, display=display)
     with staged_copy(entry.directory) as staging:
         write_atomic(staging / METADATA_FILE, text)
         if wat_source is not None:

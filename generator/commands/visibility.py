@@ -24,7 +24,8 @@ def set_visibility(root: Path, wanted: str, visibility: Visibility) -> tuple[str
     if previous != visibility:
         path = entry.directory / METADATA_FILE
         text = path.read_text(encoding="utf-8")
-        write_atomic(
-            path, yamledit.set_value(text, ("visibility",), visibility, insert_before=fields_after("visibility"))
+        edited = yamledit.set_value(
+            text, ("visibility",), visibility, insert_before=fields_after("visibility"), display=entry.metadata_display
         )
+        write_atomic(path, edited)
     return entry.name, previous

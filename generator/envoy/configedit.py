@@ -9,7 +9,8 @@ connection managers of the static listeners, before the router or before a named
   own indentation and spliced in, or its text cut out, so every other byte stays as it was,
   comments included. A list written inline (`[a, b]`) gets the entry inline, as JSON. The result
   is parsed again and must hold exactly the data we meant to write; a layout splicing cannot
-  handle is refused rather than rewritten.
+  handle is refused rather than rewritten. (The policy of `generator.metadata.yamledit` too: a
+  user's file never loses a comment without being told.)
 - The candidate is written beside the original (same directory, same extension, because Envoy
   picks its parser by the extension) and checked with `envoy --mode validate`; only then is it
   renamed over the original. When Envoy refuses it, the original is left byte-identical.

@@ -1,22 +1,41 @@
 """Editing `filter.yaml` in place without losing the author's comments and layout.
 
-The commands change a few values (visibility, name) or append to a list (a new version, a new
-example). Re-dumping the whole file would drop comments and reorder keys, so we patch the text at
-the positions PyYAML's composer reports, then parse the result and check that it holds exactly the
-data we meant to write. If it does not (an unusual layout), we fall back to a clean dump.
+The commands change a few values (visibility, name, a version's facts) or append to a list (a new
+version, a new example). One policy, shared with `generator.envoy.configedit`: a user's file never
+loses a comment without being told.
+
+1. The text is patched at the positions PyYAML's composer reports, so every other byte stays as it
+   was (the common case: block mappings and lists).
+2. A layout the patch cannot handle (a flow list `[...]`, a flow mapping) is edited by ruamel.yaml's
+   round trip instead, which keeps comments but may re-indent lists or re-flow inline values.
+3. Either result is parsed again: it must hold exactly the data we meant to write and keep every
+   comment of the original. When neither does, the edit is refused with `YamlEditError`, which
+   says what to change by hand; nothing is written.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import io
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError as RoundTripError
+
+from generator.metadata.errors import CatalogError
+from generator.metadata.yamlfile import format_path
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../../schema/filter.schema.json\n"
 
 Path = tuple[str | int, ...]
+
+
+class YamlEditError(CatalogError):
+    """The edit cannot be made without losing comments or data; the message says what to do by hand."""
 
 
 def dump(data: dict[str, Any]) -> str:
@@ -24,40 +43,50 @@ def dump(data: dict[str, Any]) -> str:
     return SCHEMA_COMMENT + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
-def set_value(text: str, path: Path, value: Any, *, insert_before: Sequence[str] = ()) -> str:
-    """`text` with the scalar at `path` set to `value`.
+def set_value(
+    text: str, path: Path, value: Any, *, insert_before: Sequence[str] = (), display: str = "filter.yaml"
+) -> str:
+    """`text` with the value at `path` set to `value`.
 
     If the key does not exist yet, it is inserted in its parent mapping before the first of
     `insert_before` that exists (or at the end of the mapping).
     """
-    data = _load(text)
-    expected = copy.deepcopy(data)
+    expected = copy.deepcopy(_load(text, display))
     _assign(expected, path, value)
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     parent = _node_at(root, path[:-1])
     key = path[-1]
     patched: str | None = None
+    replaced = (0, 0)  # comments inside the value being replaced go with it
     if isinstance(parent, yaml.MappingNode) and isinstance(key, str):
         for key_node, value_node in parent.value:
             if key_node.value == key:
                 # Replace from the end of the key to the end of the value's last line: a scalar,
                 # or a whole block list or mapping, becomes one flow value on the key's line.
                 start, end = key_node.end_mark.index, _end_of(value_node)
+                replaced = (value_node.start_mark.index, end)
                 patched = text[:start] + ": " + _inline(value) + text[end:]
                 break
         else:
             patched = _insert_key(text, parent, key, value, insert_before)
-    return _verified(patched, expected)
+
+    def change(data: Any) -> None:
+        container = _container(data, path[:-1])
+        if isinstance(container, CommentedMap) and key not in container:
+            keys = list(container)
+            position = next((keys.index(k) for k in insert_before if k in container), len(keys))
+            container.insert(position, key, value)
+        else:
+            container[key] = value
+
+    kept = comments(text, outside=replaced)
+    return _checked(text, patched, change, expected, kept, f"set {format_path(path)} to {_inline(value)}", display)
 
 
-def append_item(text: str, path: Path, item: Any) -> str:
-    """`text` with `item` appended to the block sequence at `path`."""
-    data = _load(text)
-    expected = copy.deepcopy(data)
-    target = expected
-    for part in path:
-        target = target[part]
-    target.append(item)
+def append_item(text: str, path: Path, item: Any, *, display: str = "filter.yaml") -> str:
+    """`text` with `item` appended to the list at `path`."""
+    expected = copy.deepcopy(_load(text, display))
+    _container(expected, path).append(item)
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     node = _node_at(root, path)
     patched: str | None = None
@@ -74,17 +103,123 @@ def append_item(text: str, path: Path, item: Any) -> str:
             block = "".join(indent + line for line in block.splitlines(keepends=True))
             head = text[:cut] if text[:cut].endswith("\n") else text[:cut] + "\n"
             patched = head + block + text[cut:]
-    return _verified(patched, expected)
+
+    def change(data: Any) -> None:
+        _container(data, path).append(item)
+
+    return _checked(text, patched, change, expected, comments(text), f"append an item to {format_path(path)}", display)
 
 
-def _load(text: str) -> Any:
-    return yaml.safe_load(text)
+def comments(text: str, *, outside: tuple[int, int] = (0, 0)) -> Counter[str]:
+    """Every comment of a YAML text (`# ...` up to the end of its line), counted, whitespace trimmed;
+    those starting within the character span `outside` (a value being replaced) are left out.
+
+    A `#` starts a comment at the start of a line or after whitespace, outside a scalar; the
+    scalars' spans come from PyYAML's scanner, so a `#` inside a quoted value is not one.
+    """
+    scalars = [(t.start_mark.index, t.end_mark.index) for t in yaml.scan(text) if isinstance(t, yaml.ScalarToken)]
+    found: Counter[str] = Counter()
+    inside = 0
+    index = text.find("#")
+    while index >= 0:
+        while inside < len(scalars) and scalars[inside][1] <= index:
+            inside += 1
+        in_scalar = inside < len(scalars) and scalars[inside][0] <= index
+        if not in_scalar and (index == 0 or text[index - 1] in " \t\n"):
+            end = text.find("\n", index)
+            end = len(text) if end < 0 else end
+            if not outside[0] <= index < outside[1]:
+                found[text[index:end].rstrip()] += 1
+            index = end
+        index = text.find("#", index + 1)
+    return found
+
+
+def _checked(
+    text: str,
+    patched: str | None,
+    change: Callable[[Any], None],
+    expected: Any,
+    kept: Counter[str],
+    what: str,
+    display: str,
+) -> str:
+    """The patched text if it holds `expected` and the comments `kept`; else ruamel's round trip; else refuse."""
+    if patched is not None and _holds(patched, expected, kept):
+        return patched
+    round_trip = _round_trip(text, change)
+    if round_trip is not None and _holds(round_trip, expected, kept):
+        return round_trip
+    raise YamlEditError(
+        f"{display}: cannot {what} without losing comments or layout of the file; make the change by hand"
+    )
+
+
+def _holds(candidate: str, expected: Any, kept: Counter[str]) -> bool:
+    try:
+        return bool(yaml.safe_load(candidate) == expected and not kept - comments(candidate))
+    except yaml.YAMLError:
+        return False
+
+
+def _round_trip(text: str, change: Callable[[Any], None]) -> str | None:
+    editor = YAML(typ="rt")
+    editor.preserve_quotes = True
+    editor.width = 4096  # never fold a long value onto a second line
+    mapping, sequence, offset = _indentation(text)
+    editor.indent(mapping=mapping, sequence=sequence, offset=offset)
+    try:
+        data = editor.load(text)
+        change(data)
+        out = io.StringIO()
+        editor.dump(data, out)
+    except (RoundTripError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return out.getvalue()
+
+
+def _indentation(text: str) -> tuple[int, int, int]:
+    """The file's own indentation, for ruamel: mapping indent, sequence indent, dash offset.
+
+    Read from the first nested block mapping and the first block list under a key (defaults 2, 2, 0).
+    """
+    mapping: int | None = None
+    offset: int | None = None
+    pending = [yaml.compose(text, Loader=yaml.SafeLoader)]
+    while pending and (mapping is None or offset is None):
+        node = pending.pop()
+        if isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+        if not isinstance(node, yaml.MappingNode) or node.flow_style:
+            continue
+        for key_node, value_node in node.value:
+            pending.append(value_node)
+            if getattr(value_node, "flow_style", True) or not value_node.value:
+                continue
+            if isinstance(value_node, yaml.MappingNode) and mapping is None:
+                mapping = value_node.value[0][0].start_mark.column - key_node.start_mark.column
+            elif isinstance(value_node, yaml.SequenceNode) and offset is None:
+                first = value_node.value[0].start_mark.index
+                dash = text.rfind("-", 0, first)
+                offset = dash - (text.rfind("\n", 0, dash) + 1) - key_node.start_mark.column
+    return mapping or 2, (offset or 0) + 2, offset or 0
+
+
+def _load(text: str, display: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise YamlEditError(f"{display}: cannot edit a file that is not valid YAML: {err}") from None
+
+
+def _container(data: Any, path: Path) -> Any:
+    for part in path:
+        data = data[part]
+    return data
 
 
 def _assign(data: Any, path: Path, value: Any) -> None:
-    for part in path[:-1]:
-        data = data[part]
-    data[path[-1]] = value
+    _container(data, path[:-1])[path[-1]] = value
 
 
 def _node_at(node: yaml.Node | None, path: Path) -> yaml.Node | None:
@@ -131,13 +266,3 @@ def _insert_key(text: str, mapping: yaml.MappingNode, key: str, value: Any, befo
     cut = len(text) if line_end < 0 else line_end + 1
     head = text[:cut] if text[:cut].endswith("\n") else text[:cut] + "\n"
     return head + line + text[cut:]
-
-
-def _verified(patched: str | None, expected: Any) -> str:
-    if patched is not None:
-        try:
-            if _load(patched) == expected:
-                return patched
-        except yaml.YAMLError:
-            pass
-    return dump(expected)
