@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generator.gitops.gitrepo import catalog_history
 from generator.metadata.loader import load_catalog
-from generator.metadata.model import Category
+from generator.metadata.vocabulary import Category
 from generator.site.render import SiteOutput, render_site
 from generator.site.views import SiteOptions
 

@@ -11,57 +11,29 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, NoReturn, get_args
+from typing import TYPE_CHECKING, Any, NoReturn, get_args
 
 import click
-import yaml
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
-from generator.binaries.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, FetchPolicy
-from generator.binaries.obtain import BinaryOptions
-from generator.binaries.store import BinaryStore
-from generator.commands import apply as apply_cmd
-from generator.commands import bench as bench_cmd
-from generator.commands import build_filter, clone, delete, listing, prove, validate, view, visibility
-from generator.commands import config as filter_config
-from generator.commands import download as download_cmd
-from generator.commands.common import parse_config
-from generator.commands.import_filter import ImportRequest, import_filter, is_url
-from generator.envoy.configedit import EditResult
-from generator.gitops import codeowners as codeowners_cmd
-from generator.gitops import release as release_cmd
-from generator.gitops import review as review_cmd
-from generator.metadata import model, rules
+# Only what the parser itself needs is imported here: each command imports the layers it calls
+# when it runs, so `catalog --help` and quick commands do not pay for wasmtime, mkdocs or httpx.
+from generator.binaries.fetch import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT
+from generator.metadata import vocabulary
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
-from generator.metadata.files import read_user_file, write_atomic
 from generator.metadata.findings import Finding, Findings, Severity
-from generator.metadata.loader import find_repo_root, load_catalog
-from generator.metadata.lookup import load_one
+from generator.metadata.layout import find_repo_root
 from generator.metadata.text import printable
-from generator.proof.in_envoy import CaseResult
-from generator.site import index as site_index
-from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
+
+if TYPE_CHECKING:
+    from generator.binaries.store import BinaryStore
+    from generator.commands.bench import BenchReport
+    from generator.envoy.configedit import EditResult
+    from generator.proof.in_envoy import CaseResult
 
 SCHEMA_DIR = Path("catalog") / "schema"
-# The committed JSON Schemas and the models they come from.
-SCHEMAS = {
-    SCHEMA_DIR / "filter.schema.json": model.json_schema_text,
-    SCHEMA_DIR / "index.schema.json": site_index.index_json_schema_text,
-}
 
 # In a pipe or a CI log, do not wrap tables at 80 columns: a line per row is easier to grep.
 # Markup is off: names, summaries and messages come from strangers' files, and "[red]" or "[/]"
@@ -77,7 +49,16 @@ class State:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.store = BinaryStore.for_repo(root)
+        self._store: BinaryStore | None = None
+
+    @property
+    def store(self) -> BinaryStore:
+        """The content-addressed binary store (`.catalog-cache/store` or `$CATALOG_STORE`)."""
+        if self._store is None:
+            from generator.binaries.store import BinaryStore
+
+            self._store = BinaryStore.for_repo(self.root)
+        return self._store
 
     @property
     def catalog_root(self) -> Path:
@@ -146,14 +127,14 @@ def filter_group() -> None:
 @click.option("--license", "license_", help="SPDX license expression of a new filter (e.g. Apache-2.0).")
 @click.option(
     "--language",
-    type=click.Choice(list(get_args(model.Language))),
+    type=click.Choice(list(get_args(vocabulary.Language))),
     help="Source language. Default: from the binary's producers section.",
 )
 @click.option(
     "--category",
     "categories",
     multiple=True,
-    type=click.Choice(list(get_args(model.Category))),
+    type=click.Choice(list(get_args(vocabulary.Category))),
     help="Category; repeat for several.",
 )
 @click.option("--source-url", help="For a file import: the https URL where CI will download this release.")
@@ -197,6 +178,10 @@ def import_command(
     The binary is inspected first; nothing is written unless it is a loadable proxy-wasm module.
     The bytes go to the local content-addressed store, never into git.
     """
+    from generator.binaries.fetch import FetchPolicy
+    from generator.commands.common import parse_config
+    from generator.commands.import_filter import ImportRequest, import_filter, is_url
+
     with handled():
         request = ImportRequest(
             source=source,
@@ -236,6 +221,8 @@ def import_command(
 
 @contextmanager
 def _download_progress(enabled: bool) -> Iterator[Any]:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
     if not enabled or not err.is_terminal:
         yield None
         return
@@ -260,8 +247,16 @@ def _download_progress(enabled: bool) -> Iterator[Any]:
 @pass_state
 def list_command(state: State, search: str, page: int, page_size: int, output: str) -> None:
     """List filters; SEARCH matches name, title, summary and keywords."""
+    from dataclasses import asdict
+
+    import yaml
+    from rich.table import Table
+
+    from generator.commands import listing
+    from generator.metadata.loader import load_catalog
+
     with handled():
-        result = listing.list_filters(load_catalog(state.catalog_root), search, page, page_size)
+        result = listing.list_filters(load_catalog(state.catalog_root, metadata_only=True), search, page, page_size)
     for entry in result.broken:
         err.print(
             f"warning: {printable(entry.metadata_display)} does not load ({len(entry.findings)} problems); "
@@ -296,6 +291,10 @@ def list_command(state: State, search: str, page: int, page_size: int, output: s
 @pass_state
 def view_command(state: State, name: str, output: str) -> None:
     """Show one filter, by name or unique prefix."""
+    import yaml
+
+    from generator.commands import view
+
     with handled():
         data = view.view_filter(state.catalog_root, name, state.store)
     if output == "json":
@@ -313,6 +312,9 @@ def view_command(state: State, name: str, output: str) -> None:
 @pass_state
 def delete_command(state: State, name: str, yes: bool) -> None:
     """Remove a filter's directory (its released binaries are not touched)."""
+    from generator.commands import delete
+    from generator.metadata.lookup import load_one
+
     with handled():
         if not yes:
             _, entry = load_one(state.catalog_root, name)
@@ -330,16 +332,20 @@ def delete_command(state: State, name: str, yes: bool) -> None:
 @pass_state
 def clone_command(state: State, name: str, new_name: str, owners: tuple[str, ...]) -> None:
     """Copy a filter to NEW_NAME, recording where it came from."""
+    from generator.commands import clone
+
     with handled():
         original = clone.clone_filter(state.catalog_root, name, new_name, owners)
     err.print(f"cloned {original} to {new_name}", highlight=False)
 
 
-def _visibility_command(command_name: str, target: model.Visibility, help_text: str) -> None:
+def _visibility_command(command_name: str, target: vocabulary.Visibility, help_text: str) -> None:
     @filter_group.command(command_name, help=help_text)
     @click.argument("name")
     @pass_state
     def command(state: State, name: str) -> None:
+        from generator.commands import visibility
+
         with handled():
             filter_name, previous = visibility.set_visibility(state.catalog_root, name, target)
         note = "already" if previous == target else f"was {previous}, now"
@@ -363,6 +369,8 @@ _visibility_command(
 @pass_state
 def test_command(state: State, spec: str, record: bool, offline: bool) -> None:
     """Prove a version: sandbox pre-check, then the smoke case and every behaviour case in real Envoy."""
+    from generator.binaries.obtain import BinaryOptions
+    from generator.commands import prove
 
     def show(result: CaseResult) -> None:
         mark = "[green]PASS[/]" if result.passed else "[bold red]FAIL[/]"
@@ -420,6 +428,9 @@ def config_command(
     selectors: tuple[str, ...],
 ) -> None:
     """Print ready-to-paste Envoy filter or Istio WasmPlugin configuration."""
+    from generator.commands import config as filter_config
+    from generator.commands.common import parse_config
+
     with handled():
         selector = {}
         for item in selectors:
@@ -447,6 +458,8 @@ def config_command(
 @pass_state
 def build_command(state: State, name: str, record: bool) -> None:
     """Build the newest version from its recipe in a clean directory; compare with, or record, its facts."""
+    from generator.commands import build_filter
+
     with handled():
         outcome = build_filter.build_filter(state.catalog_root, state.store, name, record=record)
     _print_findings(outcome.findings)
@@ -494,6 +507,10 @@ def apply_command(
     offline: bool,
 ) -> None:
     """Insert the filter into an Envoy configuration; Envoy validates the result before it replaces the file."""
+    from generator.binaries.obtain import BinaryOptions
+    from generator.commands import apply as apply_cmd
+    from generator.commands.common import parse_config
+
     with handled():
         request = apply_cmd.ApplyRequest(
             spec=spec,
@@ -521,6 +538,8 @@ def apply_command(
 @pass_state
 def remove_command(state: State, name: str, target: Path) -> None:
     """Take the filter out of an Envoy configuration again."""
+    from generator.commands import apply as apply_cmd
+
     with handled():
         removed, result = apply_cmd.remove(state.catalog_root, name, target)
     _print_edit(removed, target, result, "removed from")
@@ -543,6 +562,11 @@ def _print_edit(name: str, target: Path, result: EditResult, verb: str) -> None:
 @click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def inspect_command(file: Path, output: str) -> None:
     """Inspect a .wasm file: ABI, kind, capabilities, imports and exports."""
+    from rich.table import Table
+
+    from generator.metadata.files import read_user_file
+    from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
+
     data, findings = read_user_file(file, MAX_BINARY_BYTES)
     facts = None
     if data is not None:
@@ -606,6 +630,9 @@ def validate_command(
     fmt: str,
 ) -> None:
     """Check the catalog, or the filters given as names or paths; exit 1 on any error."""
+    from generator.binaries.obtain import BinaryOptions
+    from generator.commands import validate
+
     if deep and metadata_only:
         fail(UsageError("--deep needs the binaries; it cannot be combined with --metadata-only"))
     binaries = None if metadata_only else BinaryOptions(offline=offline, rebuild=rebuild)
@@ -654,12 +681,22 @@ def _print_findings(findings: list[Finding]) -> None:
 @pass_state
 def schema_command(state: State, check: bool) -> None:
     """Write catalog/schema/filter.schema.json (filter.yaml) and index.schema.json (the site's index.json)."""
+    from generator.metadata.files import write_atomic
+
     try:
         root = state.catalog_root
     except UsageError as error:
         fail(error)
+    from generator.metadata.model import json_schema_text
+    from generator.site.index import index_json_schema_text
+
+    # The committed JSON Schemas and the models they come from.
+    schemas = {
+        SCHEMA_DIR / "filter.schema.json": json_schema_text,
+        SCHEMA_DIR / "index.schema.json": index_json_schema_text,
+    }
     stale = False
-    for relative, make_text in SCHEMAS.items():
+    for relative, make_text in schemas.items():
         path = root / relative
         text = make_text()
         current = path.read_text(encoding="utf-8") if path.is_file() else None
@@ -679,6 +716,10 @@ def schema_command(state: State, check: bool) -> None:
 @click.argument("rule_id", required=False)
 def rules_command(rule_id: str | None) -> None:
     """List the rules findings cite, or explain one (e.g. `catalog rules CAT104`)."""
+    from rich.table import Table
+
+    from generator.metadata import rules
+
     known = rules.all_rules()
     if rule_id is not None:
         match = [r for r in known if r.id == rule_id.upper()]
@@ -720,6 +761,9 @@ def review_command(state: State, base: str, head: str, author: str | None, fmt: 
     tree is not read). Published versions never change and never vanish; new versions go up;
     owners (as the base has them) or a maintainer approve. Exit status 1 when the report has errors.
     """
+    from generator.gitops import review as review_cmd
+    from generator.metadata.files import write_atomic
+
     with handled():
         report = review_cmd.review(state.root, base, head, author)
     text = review_cmd.render_json(report) if fmt == "json" else review_cmd.render_markdown(report)
@@ -744,6 +788,8 @@ def codeowners_command(state: State, check: bool) -> None:
     Generated from each filter's owners and catalog/teams.yaml (private and unlisted filters
     included); filters whose metadata does not load are left to the maintainers, with a warning.
     """
+    from generator.gitops import codeowners as codeowners_cmd
+
     with handled():
         outcome = codeowners_cmd.codeowners(state.catalog_root, check=check)
     for warning in outcome.warnings:
@@ -790,6 +836,11 @@ def release_plan_command(state: State, base: str, head: str | None, fmt: str) ->
     asset name (from catalog.yaml's release_url), sha256, size and where its binary comes from.
     What was left out, and why, goes to stderr.
     """
+    from rich.table import Table
+    from rich.text import Text
+
+    from generator.gitops import release as release_cmd
+
     with handled():
         result = release_cmd.plan(state.catalog_root, base, head)
     for note in result.notes:
@@ -833,6 +884,8 @@ def release_prepare_command(state: State, spec: str, directory: Path, site_url: 
     DIR gets ASSET (named by catalog.yaml's release_url), ASSET.sha256 (for `sha256sum -c`) and
     notes.md, all or nothing. Then: gh release create TAG DIR/ASSET --notes-file DIR/notes.md
     """
+    from generator.gitops import release as release_cmd
+
     with handled():
         url = site_url if site_url is not None else release_cmd.configured_site_url(state.catalog_root)
         prepared = release_cmd.prepare(state.catalog_root, state.store, spec, directory, site_url=url or None)
@@ -877,6 +930,9 @@ def download_command(
     with a warning. The URL and sha256 come from the local catalog (what the site links to), or
     from a site's index.json with --index. Refused bytes leave nothing behind.
     """
+    from generator.binaries.fetch import FetchPolicy
+    from generator.commands import download as download_cmd
+
     with handled():
         request = download_cmd.DownloadRequest(
             spec=spec,
@@ -966,6 +1022,9 @@ def bench_command(
     "within noise". Rounds with socket errors or non-2xx responses are invalid and left out.
     Ctrl-C stops Envoy and the load generator and writes nothing.
     """
+    from generator.commands import bench as bench_cmd
+    from generator.commands.common import parse_config
+
     with handled():
         options = bench_cmd.BenchOptions(
             profile=profile,
@@ -1019,6 +1078,8 @@ def bench_compare_command(
     `catalog filter bench`, and which of A and B costs more CPU per request, or that they are
     within noise of each other.
     """
+    from generator.commands import bench as bench_cmd
+
     with handled():
         options = bench_cmd.BenchOptions(profile=profile, rounds=rounds, duration=duration, offline=offline)
         with _interrupted(), _bench_progress() as progress:
@@ -1041,6 +1102,8 @@ def _interrupted() -> Iterator[None]:
 @contextmanager
 def _bench_progress() -> Iterator[Callable[[int, int, str], None]]:
     """A progress bar on a terminal; otherwise a line per round, so a CI log shows the run moving."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     if not err.is_terminal:
 
         def line(done: int, total: int, what: str) -> None:
@@ -1059,7 +1122,12 @@ def _bench_progress() -> Iterator[Callable[[int, int, str], None]]:
         yield update
 
 
-def _print_bench(report: bench_cmd.BenchReport, fmt: str) -> None:
+def _print_bench(report: BenchReport, fmt: str) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from generator.commands import bench as bench_cmd
+
     for line in bench_cmd.invalid_rounds(report):
         err.print(printable(line), highlight=False)
     for note in report.notes:

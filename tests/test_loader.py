@@ -11,7 +11,8 @@ import yaml
 
 from generator.metadata.checks import check_metadata
 from generator.metadata.findings import Position
-from generator.metadata.loader import find_repo_root, load_catalog, load_filter
+from generator.metadata.layout import find_repo_root
+from generator.metadata.loader import load_catalog, load_filter
 from tests.conftest import CatalogBuilder, filter_data, version_data
 from tests.wasm_modules import png, proxy_module
 

@@ -15,10 +15,11 @@ import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 DEFAULT_TIMEOUT = 60.0
@@ -63,6 +64,10 @@ def check_url(url: str, policy: FetchPolicy) -> None:
     if parts.username or parts.password:
         shown = url.replace(parts.netloc, "***@" + parts.netloc.rsplit("@", 1)[-1], 1)
         raise FetchError(f"expected a URL without credentials, got '{shown}'")
+    # httpx is imported where it is used: it takes longer to import than the command line takes to
+    # start, and the command line reads this module's defaults for its help.
+    import httpx
+
     # What urlsplit lets through but the download would crash on: a port that is not a number
     # in range, a control character, a host name that is not valid IDNA (an empty label, "a..b").
     try:
@@ -100,6 +105,8 @@ def download(
     progress: Progress | None = None,
 ) -> bytes:
     """The bytes at `url`, or FetchError."""
+    import httpx
+
     check_url(url, policy)
 
     https_first = urlsplit(url).scheme == "https"

@@ -17,7 +17,7 @@ from generator.metadata import yamledit
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import write_atomic
 from generator.metadata.findings import Finding, Severity
-from generator.metadata.loader import METADATA_FILE
+from generator.metadata.layout import METADATA_FILE
 from generator.metadata.lookup import load_one, require_loaded
 from generator.wasm.inspect import BinaryFacts, inspect_binary
 

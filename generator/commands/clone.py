@@ -12,7 +12,7 @@ from generator.commands.common import staged_errors
 from generator.metadata import names, yamledit
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import NotRegular, copy_regular_tree, staged_directory, write_atomic
-from generator.metadata.loader import FILTERS_DIR, METADATA_FILE
+from generator.metadata.layout import FILTERS_DIR, METADATA_FILE
 from generator.metadata.lookup import load_one, require_loaded
 from generator.metadata.model import fields_after
 

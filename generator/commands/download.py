@@ -20,7 +20,7 @@ from generator.commands.import_filter import is_url
 from generator.envoy import snippets
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import read_user_file, write_atomic
-from generator.metadata.loader import SETTINGS_FILE
+from generator.metadata.layout import SETTINGS_FILE
 from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 from generator.metadata.model import SHA256_PATTERN
 

@@ -24,7 +24,8 @@ from generator.metadata.configschema import UnusableSchema, value_problems
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import read_user_file, staged_copy, staged_directory, write_atomic
 from generator.metadata.findings import Finding, Severity
-from generator.metadata.loader import FILTERS_DIR, METADATA_FILE, README_FILE, load_filter
+from generator.metadata.layout import FILTERS_DIR, METADATA_FILE, README_FILE
+from generator.metadata.loader import load_filter
 from generator.metadata.lookup import require_loaded
 from generator.metadata.yamlfile import json_type
 from generator.wasm.inspect import MAX_BINARY_BYTES, BinaryFacts, inspect_binary, sha256_hex

@@ -20,7 +20,8 @@ from generator.metadata import rules
 from generator.metadata.checks import check_metadata
 from generator.metadata.errors import UsageError
 from generator.metadata.findings import Findings, Severity
-from generator.metadata.loader import FILTERS_DIR, FilterEntry, load_catalog
+from generator.metadata.layout import FILTERS_DIR
+from generator.metadata.loader import FilterEntry, load_catalog
 from generator.proof.prove import prove_version, report_findings
 
 Progress = Callable[[str], None]  # called with what is being checked, as it starts

@@ -10,9 +10,10 @@ from pathlib import Path
 
 from generator.metadata import yamledit
 from generator.metadata.files import write_atomic
-from generator.metadata.loader import METADATA_FILE
+from generator.metadata.layout import METADATA_FILE
 from generator.metadata.lookup import load_one, require_loaded
-from generator.metadata.model import Visibility, fields_after
+from generator.metadata.model import fields_after
+from generator.metadata.vocabulary import Visibility
 
 
 def set_visibility(root: Path, wanted: str, visibility: Visibility) -> tuple[str, str]:

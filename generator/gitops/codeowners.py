@@ -15,7 +15,8 @@ from pathlib import Path
 
 from generator.metadata.errors import CatalogError, FindingsError
 from generator.metadata.files import write_atomic
-from generator.metadata.loader import FILTERS_DIR, TEAMS_FILE, load_catalog, load_teams
+from generator.metadata.layout import FILTERS_DIR, TEAMS_FILE
+from generator.metadata.loader import load_catalog, load_teams
 
 CODEOWNERS_FILE = Path(".github") / "CODEOWNERS"
 HEADER = (

@@ -24,7 +24,7 @@ from typing import Any
 
 import git
 
-from generator.metadata.loader import FILTERS_DIR, METADATA_FILE, SETTINGS_FILE
+from generator.metadata.layout import FILTERS_DIR, METADATA_FILE, SETTINGS_FILE
 from generator.metadata.model import SEMVER_PATTERN
 from generator.metadata.text import printable
 

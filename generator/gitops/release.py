@@ -33,13 +33,8 @@ from generator.metadata.documents import validate_document
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import read_text, staged_directory
 from generator.metadata.findings import Finding, Severity
-from generator.metadata.loader import (
-    FILTERS_DIR,
-    MAX_METADATA_BYTES,
-    METADATA_FILE,
-    SETTINGS_FILE,
-    load_catalog,
-)
+from generator.metadata.layout import FILTERS_DIR, METADATA_FILE, SETTINGS_FILE
+from generator.metadata.loader import MAX_METADATA_BYTES, load_catalog
 from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
 from generator.metadata.model import CatalogSettings, FilterMeta, Version, VersionSource
 from generator.metadata.text import md_text

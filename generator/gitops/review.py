@@ -54,16 +54,8 @@ from generator.metadata import rules
 from generator.metadata.checks import check_metadata
 from generator.metadata.errors import CatalogError, UsageError
 from generator.metadata.findings import Finding, Rule, Severity
-from generator.metadata.loader import (
-    FILTERS_DIR,
-    METADATA_FILE,
-    README_FILE,
-    SETTINGS_FILE,
-    TEAMS_FILE,
-    Catalog,
-    FilterEntry,
-    load_catalog,
-)
+from generator.metadata.layout import FILTERS_DIR, METADATA_FILE, README_FILE, SETTINGS_FILE, TEAMS_FILE
+from generator.metadata.loader import Catalog, FilterEntry, load_catalog
 from generator.metadata.model import FilterMeta, TeamsFile, Version
 from generator.metadata.names import USER_HANDLE
 from generator.metadata.text import Safe, md_text, printable

@@ -15,7 +15,8 @@ from generator.metadata.configschema import UnusableSchema, schema_problems, val
 from generator.metadata.files import check_regular_file
 from generator.metadata.findings import Finding
 from generator.metadata.icon import load_icon
-from generator.metadata.loader import TEAMS_FILE, FilterEntry
+from generator.metadata.layout import TEAMS_FILE
+from generator.metadata.loader import FilterEntry
 from generator.metadata.model import FilterMeta, TeamsFile
 from generator.metadata.yamlfile import FieldPath
 

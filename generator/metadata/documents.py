@@ -23,9 +23,11 @@ class StrictModel(BaseModel):
     """The base of every catalog file's model: no coercion, no unknown fields, immutable once read.
 
     Fields with an alias (`schema`, `with`) accept their Python name too, so code can build them.
+    A model's validator is built the first time it is used, not at import: a command that reads
+    only `filter.yaml` does not pay for the models of the other files.
     """
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def validate_document(model: type[M], document: YamlDocument) -> tuple[M | None, list[Finding]]:

@@ -17,15 +17,11 @@ from generator.metadata.cases import CASES_FILE, CasesFile
 from generator.metadata.documents import field_finding, validate_document
 from generator.metadata.files import KIB, MIB, read_text
 from generator.metadata.findings import Finding, Rule
+from generator.metadata.layout import FILTERS_DIR, METADATA_FILE, README_FILE, SETTINGS_FILE, TEAMS_FILE
 from generator.metadata.model import CatalogSettings, FilterMeta, TeamsFile
 from generator.metadata.proofs import PROOFS_FILE, Proofs
 from generator.metadata.yamlfile import FieldPath, YamlDocument, read_yaml
 
-FILTERS_DIR = Path("catalog") / "filters"
-SETTINGS_FILE = Path("catalog") / "catalog.yaml"
-TEAMS_FILE = Path("catalog") / "teams.yaml"
-METADATA_FILE = "filter.yaml"
-README_FILE = "README.md"
 MAX_METADATA_BYTES = 256 * KIB
 MAX_README_BYTES = 1 * MIB
 
@@ -88,8 +84,11 @@ class Catalog:
         return [e for e in self.entries.values() if e.broken]
 
 
-def load_catalog(root: Path, names: Iterable[str] | None = None) -> Catalog:
-    """Load every filter (or only `names`) of the catalog at repository root `root`."""
+def load_catalog(root: Path, names: Iterable[str] | None = None, *, metadata_only: bool = False) -> Catalog:
+    """Load every filter (or only `names`) of the catalog at repository root `root`.
+
+    With `metadata_only`, each filter's `filter.yaml` alone (see `load_filter`).
+    """
     catalog = Catalog(root=root)
     catalog.settings, catalog.findings = load_settings(root)
     catalog.teams, teams_findings = load_teams(root)
@@ -113,7 +112,7 @@ def load_catalog(root: Path, names: Iterable[str] | None = None) -> Catalog:
                 )
             )
             continue
-        catalog.entries[name] = load_filter(root, name)
+        catalog.entries[name] = load_filter(root, name, metadata_only=metadata_only)
     return catalog
 
 
@@ -137,11 +136,12 @@ def load_teams(root: Path) -> tuple[TeamsFile | None, list[Finding]]:
     return validate_document(TeamsFile, document)
 
 
-def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterEntry:
-    """Load one filter directory: its `filter.yaml` into the model, and its README.
+def load_filter(root: Path, name: str, directory: Path | None = None, *, metadata_only: bool = False) -> FilterEntry:
+    """Load one filter directory: its `filter.yaml` into the model, its cases, proofs, bench and README.
 
     `directory` overrides where the files are read from (a staging copy), while findings still
-    name the filter's place in the catalog.
+    name the filter's place in the catalog. With `metadata_only`, only `filter.yaml` is read (what
+    a listing shows); the other files are left unread, not reported.
     """
     directory = directory or root / FILTERS_DIR / name
     entry = FilterEntry(name=name, directory=directory, display=(FILTERS_DIR / name).as_posix())
@@ -151,6 +151,8 @@ def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterE
     if document is not None and not findings:
         entry.meta, findings = validate_document(FilterMeta, document)
         entry.findings += findings
+    if metadata_only:
+        return entry
     cases_path = directory / CASES_FILE
     if cases_path.exists() or cases_path.is_symlink():
         cases_document, findings = read_yaml(cases_path, entry.cases_display, MAX_METADATA_BYTES)
@@ -175,12 +177,3 @@ def load_filter(root: Path, name: str, directory: Path | None = None) -> FilterE
     entry.readme = readme
     entry.findings += readme_findings
     return entry
-
-
-def find_repo_root(start: Path) -> Path:
-    """The nearest directory at or above `start` that holds `catalog/`; `start` if there is none."""
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / "catalog").is_dir():
-            return candidate
-    return start

@@ -26,38 +26,17 @@ from pydantic_core import PydanticCustomError
 from generator.metadata import names, rules
 from generator.metadata.documents import StrictModel
 from generator.metadata.findings import Rule
+from generator.metadata.vocabulary import (
+    AbiVersion,
+    Capability,
+    Category,
+    FilterKind,
+    IstioPhase,
+    Language,
+    Visibility,
+)
 
 SCHEMA_ID = "https://envoy-wasm-catalog.github.io/catalog/schema/filter.schema.json"
-
-AbiVersion = Literal["0.1.0", "0.2.0", "0.2.1"]
-Visibility = Literal["public", "unlisted", "private"]
-FilterKind = Literal["http", "network", "both", "none"]
-Language = Literal["c", "cpp", "rust", "go", "assemblyscript", "zig", "wat", "other"]
-Category = Literal[
-    "authentication",
-    "authorization",
-    "caching",
-    "headers",
-    "observability",
-    "rate-limiting",
-    "routing",
-    "security",
-    "transformation",
-    "other",
-]
-Capability = Literal[
-    "http_calls",
-    "grpc",
-    "shared_data",
-    "shared_queues",
-    "metrics",
-    "timers",
-    "foreign_functions",
-    "properties_read",
-    "properties_write",
-    "local_response",
-    "wasi",
-]
 
 SEMVER_PATTERN = (
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -295,9 +274,6 @@ class Version(StrictModel):
         default=False, description="A yanked version stays downloadable but is marked and not recommended."
     )
     yank_reason: OneLine | None = Field(default=None, description="Why the version was yanked.")
-
-
-IstioPhase = Literal["UNSPECIFIED_PHASE", "AUTHN", "AUTHZ", "STATS"]
 
 
 class EnvoySettings(StrictModel):

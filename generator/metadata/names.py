@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from confusable_homoglyphs import confusables
-
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 NAME_PATTERN = DNS_LABEL.pattern
 
@@ -64,7 +62,12 @@ def _describe(ch: str) -> str:
 
 
 def _ascii_lookalike(ch: str) -> str:
-    """The ASCII letter or digit that `ch` can be mistaken for, from Unicode's confusables data."""
+    """The ASCII letter or digit that `ch` can be mistaken for, from Unicode's confusables data.
+
+    The data is large (tens of milliseconds to load), and only a refused name needs it.
+    """
+    from confusable_homoglyphs import confusables
+
     for entry in confusables.is_confusable(ch, preferred_aliases=["latin"], greedy=True) or []:
         for glyph in entry["homoglyphs"]:
             if glyph["c"].isascii() and glyph["c"].isalnum():

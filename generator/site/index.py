@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generator.metadata.model import AbiVersion, Capability, Category, FilterKind, Language
+from generator.metadata.vocabulary import AbiVersion, Capability, Category, FilterKind, Language
 
 INDEX_SCHEMA_ID = "https://envoy-wasm-catalog.github.io/catalog/schema/index.schema.json"
 

@@ -21,7 +21,8 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files, InclusionLevel
 
 from generator.gitops.gitrepo import catalog_history
-from generator.metadata.loader import FILTERS_DIR, load_catalog
+from generator.metadata.layout import FILTERS_DIR
+from generator.metadata.loader import load_catalog
 from generator.site.render import render_site
 from generator.site.views import SiteOptions, check_release_override
 

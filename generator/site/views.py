@@ -23,7 +23,8 @@ from generator.metadata import text
 from generator.metadata.benchfile import HEADLINE, METRIC_TITLES, METRICS, BenchFile, BenchResult, Overhead, Spread
 from generator.metadata.cases import smoke_case
 from generator.metadata.icon import load_icon
-from generator.metadata.loader import METADATA_FILE, Catalog, FilterEntry
+from generator.metadata.layout import METADATA_FILE
+from generator.metadata.loader import Catalog, FilterEntry
 from generator.metadata.model import CatalogSettings, FilterMeta, Version
 from generator.metadata.proofs import VersionProof
 from generator.site import markup
