@@ -13,7 +13,8 @@ setup: $(STAMP) toolchains
 
 # From Debian, installed only when missing: clang 14 and lld 14 for the C filters, chromium for
 # the site's browser tests (driven by Playwright; never a downloaded browser), and the load
-# generators of `catalog filter bench`: wrk and h2load (nghttp2-client). Node.js and npm (for the
+# generators of `catalog filter bench`: wrk and h2load (nghttp2-client), and openssl for its TLS
+# certificates. Node.js and npm (for the
 # AssemblyScript filter) come with the machine.
 toolchains:
 	@missing=""; \
@@ -22,6 +23,7 @@ toolchains:
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v h2load >/dev/null || missing="$$missing nghttp2-client"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (Debian)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "missing:$$missing; run 'sudo apt-get install$$missing' (Debian 12)" >&2; exit 1; fi; \
@@ -64,11 +66,15 @@ lint: setup $(LINTERS)
 	$(VENV)/bin/zizmor --quiet --offline --strict-collection .github/workflows
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/*.yml
 
+# Tests run in parallel (pytest-xdist), one worker per core CI has: every test starts its own
+# servers on ports the kernel picks and writes only under its own temporary directory.
+WORKERS ?= 2
+
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(WORKERS)
 
 quick: setup
-	$(PY) -m pytest -m 'not slow' -q
+	$(PY) -m pytest -n $(WORKERS) -m 'not slow' -q
 
 clean:
 	rm -rf $(VENV) site .catalog-cache test-artifacts

@@ -1025,7 +1025,7 @@ def bench_command(
     from generator.commands import bench as bench_cmd
     from generator.commands.common import parse_config
 
-    with handled():
+    with _interrupted(), handled():
         options = bench_cmd.BenchOptions(
             profile=profile,
             rounds=rounds,
@@ -1034,7 +1034,7 @@ def bench_command(
             has_config=config is not None,
             offline=offline,
         )
-        with _interrupted(), _bench_progress() as progress:
+        with _bench_progress() as progress:
             report = bench_cmd.bench_filter(
                 state.catalog_root, state.store, spec, options, record=record, progress=progress
             )
@@ -1080,9 +1080,9 @@ def bench_compare_command(
     """
     from generator.commands import bench as bench_cmd
 
-    with handled():
+    with _interrupted(), handled():
         options = bench_cmd.BenchOptions(profile=profile, rounds=rounds, duration=duration, offline=offline)
-        with _interrupted(), _bench_progress() as progress:
+        with _bench_progress() as progress:
             report = bench_cmd.compare(state.catalog_root, state.store, spec_a, spec_b, options, progress=progress)
     _print_bench(report, fmt)
     if report.failed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,28 @@ from tests.wasm_modules import proxy_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RELEASE_URL = "https://releases.example.org/{name}-v{version}/{name}.wasm"
+
+
+def require(missing: str | None) -> None:
+    """`missing` names a tool a test needs that is not installed (and how to get it), or is None.
+
+    A missing tool skips the test on a developer's machine; under CI (`CI` set) it fails the
+    test, because CI installs every tool and must run every test.
+    """
+    if missing is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{missing}; CI must run this test, not skip it")
+    pytest.skip(missing)
+
+
+def git(root: Path, *args: str, date: str | None = None, env: dict[str, str] | None = None) -> str:
+    """Run git in `root` as a fixed test identity (at `date`, if given); its stdout."""
+    environment = {**os.environ, **(env or {})}
+    if date is not None:
+        environment |= {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args]
+    return subprocess.run(command, cwd=root, check=True, capture_output=True, text=True, env=environment).stdout
 
 
 def filter_data(name: str, binary: bytes, **changes: Any) -> dict[str, Any]:
@@ -95,9 +118,8 @@ def envoy() -> Envoy:
     try:
         return find_envoy()
     except EnvoyMissing as err:
-        if os.environ.get("CI"):
-            pytest.fail(f"{err} (CI must run the Envoy tests, not skip them)")
-        pytest.skip(str(err))
+        require(str(err))
+        raise
 
 
 @pytest.fixture

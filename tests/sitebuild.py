@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import REPO_ROOT, CatalogBuilder, version_data
+from tests.conftest import REPO_ROOT, CatalogBuilder, git, version_data
 from tests.wasm_modules import png, proxy_module
 
 DAY_ONE = "2026-01-02T03:04:05+00:00"
@@ -89,14 +89,6 @@ def bench_result(cpu_without: float, cpu_with: float, significant: bool) -> dict
 def binary(tag: int) -> bytes:
     """A distinct valid proxy-wasm module per tag (the tag is an extra exported global)."""
     return proxy_module(extra=[f'(global (export "tag{tag}") i32 (i32.const {tag}))'])
-
-
-def git(root: Path, *args: str, date: str = DAY_ONE) -> None:
-    env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args],
-        cwd=root, check=True, capture_output=True, env=env,
-    )  # fmt: skip
 
 
 def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
@@ -176,7 +168,7 @@ def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
     )
     git(catalog.root, "init", "-q", "-b", "main")
     git(catalog.root, "add", "-A")
-    git(catalog.root, "commit", "-qm", "first filters")
+    git(catalog.root, "commit", "-qm", "first filters", date=DAY_ONE)
 
     # Day two: alpha-auth 1.1.0 arrives, proven in Envoy.
     data = yaml.safe_load((alpha_dir / "filter.yaml").read_text())

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import wasmtime
 
 from generator.envoy.locate import Envoy
 from generator.wasm.abi import (
@@ -38,8 +39,6 @@ from generator.wasm.abi import (
 RecordProperty = Callable[[str, object], None]
 
 pytestmark = [pytest.mark.envoy, pytest.mark.slow]
-
-wasmtime = pytest.importorskip("wasmtime", reason="wasmtime (for wat2wasm) is not installed")
 
 MARKER_OF = {version: name for name, version in ABI_MARKERS.items()}
 # Start-up and allocator exports are looked up in pairs (see generator/wasm/abi.py): a "reactor"

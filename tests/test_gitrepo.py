@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,13 +24,7 @@ from generator.gitops.gitrepo import (
     merge_base,
     resolve_commit,
 )
-
-
-def git(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
-        cwd=root, check=True, capture_output=True, env=env,
-    )  # fmt: skip
+from tests.conftest import git
 
 
 @pytest.fixture
@@ -93,9 +86,7 @@ def test_bad_refs(repo: Path, tmp_path: Path) -> None:
 
 
 def rev_parse(root: Path, ref: str) -> str:
-    return subprocess.run(
-        ["git", "rev-parse", ref], cwd=root, check=True, capture_output=True, text=True
-    ).stdout.strip()  # fmt: skip
+    return git(root, "rev-parse", ref).strip()
 
 
 def test_resolve_commit(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from generator.perf.tls import TlsError, self_signed
+from tests.conftest import require
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_a_certificate_for_127_0_0_1(tmp_path: Path) -> None:
+    require(None if shutil.which("openssl") else "the openssl command is not installed (Debian: openssl)")
     files = self_signed(tmp_path)
     text = subprocess.run(
         ["openssl", "x509", "-in", str(files.certificate), "-noout", "-text"],

@@ -17,10 +17,9 @@ from generator.binaries.store import BinaryStore
 from generator.gitops.release import ZERO_SHA, prepare
 from generator.metadata.errors import FindingsError
 from generator.wasm.wat import compile_wat
-from tests.conftest import CatalogBuilder, filter_data, version_data
+from tests.conftest import CatalogBuilder, filter_data, git, version_data
 from tests.test_download import https_mirror
 from tests.test_fetch import respond
-from tests.test_gitrepo import git
 from tests.wasm_modules import proxy_module, proxy_wat
 
 Cli = Callable[..., Result]
@@ -43,9 +42,7 @@ def repo(catalog: CatalogBuilder) -> CatalogBuilder:
 def commit(catalog: CatalogBuilder, message: str) -> str:
     git(catalog.root, "add", "-A")
     git(catalog.root, "commit", "-qm", message)
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=catalog.root, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return git(catalog.root, "rev-parse", "HEAD").strip()
 
 
 def write(catalog: CatalogBuilder, name: str, *versions: dict[str, Any], **changes: Any) -> None:

@@ -7,7 +7,6 @@ request branch `pr` with one kind of change and reads the report through the CLI
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import yaml
 from click.testing import Result
 
 from generator.gitops.review import code_span, md_inline
-from tests.conftest import CatalogBuilder, version_data
+from tests.conftest import CatalogBuilder, git, version_data
 
 Cli = Callable[..., Result]
 
@@ -31,13 +30,6 @@ teams:
 """
 V1 = b"version one"
 V2 = b"version two, a little larger"
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args],
-        cwd=root, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
 
 
 @pytest.fixture

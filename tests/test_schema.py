@@ -63,6 +63,9 @@ def test_schema_documents_every_field() -> None:
 
 def test_shipped_filters_validate_against_schema() -> None:
     validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
-    for path in (REPO_ROOT / "catalog" / "filters").glob("*/filter.yaml"):
-        errors = [e.message for e in validator.iter_errors(yaml.safe_load(path.read_text()))]
-        assert errors == [], path
+    directories = sorted(p for p in (REPO_ROOT / "catalog" / "filters").iterdir() if p.is_dir())
+    assert len(directories) >= 7  # the shipped filters (README: "The filters")
+    for directory in directories:
+        data = yaml.safe_load((directory / "filter.yaml").read_text())
+        errors = [e.message for e in validator.iter_errors(data)]
+        assert errors == [], directory.name
