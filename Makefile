@@ -12,10 +12,9 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP) toolchains
 
 # From Debian, installed only when missing: clang 14 and lld 14 for the C filters, chromium for
-# the site's browser tests (driven by Playwright; never a downloaded browser), and the load
-# generators of `catalog filter bench`: wrk and h2load (nghttp2-client), and openssl for its TLS
-# certificates. Node.js and npm (for the
-# AssemblyScript filter) come with the machine.
+# the site's browser tests (driven by Playwright; never a downloaded browser), the load generators
+# of `catalog filter bench` (wrk, h2load from nghttp2-client) and openssl for its TLS certificates.
+# Node.js and npm (for the AssemblyScript filter) come with the machine.
 toolchains:
 	@missing=""; \
 	command -v clang-14 >/dev/null || missing="$$missing clang-14"; \
