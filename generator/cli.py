@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from generator.envoy.configedit import EditResult
     from generator.proof.in_envoy import CaseResult
 
-SCHEMA_DIR = Path("catalog") / "schema"
-
 # In a pipe or a CI log, do not wrap tables at 80 columns: a line per row is easier to grep.
 # Markup is off: names, summaries and messages come from strangers' files, and "[red]" or "[/]"
 # in them must print as typed. Text that should be styled passes markup=True with escaped data.
@@ -335,7 +333,9 @@ def clone_command(state: State, name: str, new_name: str, owners: tuple[str, ...
     from generator.commands import clone
 
     with handled():
-        original = clone.clone_filter(state.catalog_root, name, new_name, owners)
+        original, warnings = clone.clone_filter(state.catalog_root, name, new_name, owners)
+    for warning in warnings:
+        err.print(f"warning: {printable(warning)}", highlight=False)
     err.print(f"cloned {original} to {new_name}", highlight=False)
 
 
@@ -370,7 +370,7 @@ _visibility_command(
 def test_command(state: State, spec: str, record: bool, offline: bool) -> None:
     """Prove a version: sandbox pre-check, then the smoke case and every behaviour case in real Envoy."""
     from generator.binaries.obtain import BinaryOptions
-    from generator.commands import prove
+    from generator.commands import test_filter
 
     def show(result: CaseResult) -> None:
         mark = "[green]PASS[/]" if result.passed else "[bold red]FAIL[/]"
@@ -382,7 +382,7 @@ def test_command(state: State, spec: str, record: bool, offline: bool) -> None:
                 err.print(f"     envoy: {printable(line)}", style="dim")
 
     with handled():
-        report = prove.prove_filter(
+        report = test_filter.prove_filter(
             state.catalog_root, state.store, spec, BinaryOptions(offline=offline), record=record, progress=show
         )
     sandbox = report.sandbox
@@ -463,6 +463,8 @@ def build_command(state: State, name: str, record: bool) -> None:
     with handled():
         outcome = build_filter.build_filter(state.catalog_root, state.store, name, record=record)
     _print_findings(outcome.findings)
+    for warning in outcome.warnings:
+        err.print(f"warning: {printable(warning)}", highlight=False)
     facts = outcome.facts
     summary = f"{facts.size} bytes, ABI {facts.abi}, {facts.kind}, sha256 {facts.sha256}"
     err.print(f"built {outcome.name} {outcome.version}: {summary}")
@@ -564,13 +566,9 @@ def inspect_command(file: Path, output: str) -> None:
     """Inspect a .wasm file: ABI, kind, capabilities, imports and exports."""
     from rich.table import Table
 
-    from generator.metadata.files import read_user_file
-    from generator.wasm.inspect import MAX_BINARY_BYTES, inspect_binary
+    from generator.commands.inspect_file import inspect_file
 
-    data, findings = read_user_file(file, MAX_BINARY_BYTES)
-    facts = None
-    if data is not None:
-        facts, findings = inspect_binary(data, str(file))
+    facts, findings = inspect_file(file)
     collected = Findings(findings)
     if output == "json":
         payload: dict[str, Any] = {"findings": [f.to_json() for f in collected.sorted()], "facts": None}
@@ -594,7 +592,7 @@ def inspect_command(file: Path, output: str) -> None:
         out.print(table)
     if output != "json":
         _print_findings(collected.items)
-    if collected.has_errors or data is None:
+    if collected.has_errors:  # an unreadable file is an error finding too
         sys.exit(1)
 
 
@@ -681,35 +679,21 @@ def _print_findings(findings: list[Finding]) -> None:
 @pass_state
 def schema_command(state: State, check: bool) -> None:
     """Write catalog/schema/filter.schema.json (filter.yaml) and index.schema.json (the site's index.json)."""
-    from generator.metadata.files import write_atomic
+    from generator.commands.schema import stale_schemas, write_schemas
 
     try:
         root = state.catalog_root
     except UsageError as error:
         fail(error)
-    from generator.metadata.model import json_schema_text
-    from generator.site.index import index_json_schema_text
-
-    # The committed JSON Schemas and the models they come from.
-    schemas = {
-        SCHEMA_DIR / "filter.schema.json": json_schema_text,
-        SCHEMA_DIR / "index.schema.json": index_json_schema_text,
-    }
-    stale = False
-    for relative, make_text in schemas.items():
-        path = root / relative
-        text = make_text()
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current == text:
-            continue
-        if check:
-            err.print(f"{relative} is stale; run `catalog schema` and commit it", highlight=False)
-            stale = True
-        else:
-            write_atomic(path, text)
-            err.print(f"wrote {relative}", highlight=False)
-    if stale:
-        sys.exit(1)
+    if check:
+        stale = stale_schemas(root)
+        for relative in stale:
+            err.print(f"{relative.as_posix()} is stale; run `catalog schema` and commit it", highlight=False)
+        if stale:
+            sys.exit(1)
+        return
+    for relative in write_schemas(root):
+        err.print(f"wrote {relative.as_posix()}", highlight=False)
 
 
 @main.command("rules")

@@ -32,7 +32,7 @@ def require(missing: str | None) -> None:
     """
     if missing is None:
         return
-    if os.environ.get("CI"):
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"{missing}; CI must run this test, not skip it")
     pytest.skip(missing)
 

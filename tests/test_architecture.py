@@ -100,3 +100,36 @@ def test_a_broken_contract_fails_the_lint(
     broken = result.stdout.split("Broken contracts", 1)[-1]
     assert contract in broken
     assert names in broken
+
+
+# --- what the command line imports ----------------------------------------------------------------
+
+HEAVY = {"pydantic", "wasmtime", "httpx", "mkdocs", "material", "git", "jinja2", "jsonschema", "ruamel", "yaml", "nh3"}
+
+
+def imported_by(*args: str) -> set[str]:
+    """The heavy packages a `catalog ARGS` run has imported by the time it exits (on the shipped catalog)."""
+    script = (
+        "import sys\n"
+        "from generator.cli import main\n"
+        "try:\n"
+        f"    main({list(args)!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {HEAVY!r}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=120
+    )
+    found: set[str] = set(eval(result.stdout.strip().splitlines()[-1]))  # noqa: S307 - our own printed list
+    return found
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """`catalog --help` pays for click and rich only; every command imports its layers when it runs."""
+    assert imported_by("--help") == set()
+    assert imported_by("filter", "--help") == set()
+
+
+def test_listing_filters_needs_only_the_metadata_layer() -> None:
+    assert imported_by("filter", "list") == {"pydantic", "yaml"}

@@ -127,11 +127,16 @@ def test_delete(cli: Cli, three: CatalogBuilder) -> None:
 
 def test_clone_records_origin_and_owners(cli: Cli, three: CatalogBuilder) -> None:
     path = three.metadata_path("rate-limit")
-    path.write_text("# keep me\n" + path.read_text())
+    path.write_text("# keep me\n" + path.read_text().replace("- '@alice'", "- '@alice'  # on call"))
     result = cli("filter", "clone", "rate-limit", "my-limit", "--owner", "@bob")
     assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "warning: catalog/filters/my-limit/filter.yaml: owners: the comment '# on call' was in the value replaced; "
+        "it is gone\ncloned rate-limit to my-limit\n"
+    )
     text = three.metadata_path("my-limit").read_text()
     assert text.startswith("# keep me\n")
+    assert "# on call" not in text
     data = yaml.safe_load(text)
     assert data["name"] == "my-limit"
     assert data["owners"] == ["@bob"]
@@ -202,8 +207,9 @@ def test_an_edit_that_would_drop_a_comment_is_refused_and_writes_nothing(cli: Cl
     path.write_text(flow)
     result = cli("filter", "unpublish", "a")
     assert result.exit_code == 1
-    assert result.stderr.startswith(
-        "error: catalog/filters/a/filter.yaml: cannot set visibility to private without losing comments"
+    assert result.stderr == (
+        "error: catalog/filters/a/filter.yaml: cannot set visibility to private and keep the file's comments; "
+        "make the change by hand\n"
     )
     assert path.read_text() == flow
 

@@ -47,6 +47,15 @@ def test_unknown_nested_field(catalog: CatalogBuilder) -> None:
     assert "versions[0].sha265: unknown field (expected one of: version, sha256, size" in line
 
 
+def test_a_field_must_be_spelled_as_the_schema_says_not_as_python_names_it(catalog: CatalogBuilder) -> None:
+    data = filter_data("a", proxy_module())
+    data["config"]["schema_"] = data["config"].pop("schema")
+    catalog.write("a", data)
+    lines = findings_of(catalog, "a")
+    assert any("config.schema_: unknown field (expected one of: schema, examples)" in line for line in lines), lines
+    assert any("config.schema: required field is missing" in line for line in lines), lines
+
+
 def test_missing_required_field(catalog: CatalogBuilder) -> None:
     data = filter_data("a", proxy_module())
     del data["summary"]

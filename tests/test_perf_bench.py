@@ -20,8 +20,8 @@ from click.testing import Result
 
 from generator.commands import bench
 from generator.envoy.locate import Envoy
+from generator.metadata import benchfile
 from generator.metadata.loader import load_filter
-from generator.perf import results
 from generator.perf.loadgen import Latency, LoadGenError, Request
 from generator.perf.profile import Profile
 from generator.perf.rounds import Progress, RequestRefused, RoundResult, RunPlan
@@ -275,7 +275,7 @@ def test_bench_with_wrk_end_to_end(cli: Cli, benched: CatalogBuilder, envoy: Env
         assert 10 < metrics["rss_mib"]["median"] < 2000
     # The wasm VM costs memory: Envoy with the filter holds more than without.
     assert report["variants"][1]["metrics"]["rss_mib"]["median"] > report["variants"][0]["metrics"]["rss_mib"]["median"]
-    loaded, findings = results.load_bench(benched.directory("a"), "bench.yaml")
+    loaded, findings = benchfile.load_bench(benched.directory("a"), "bench.yaml")
     assert findings == []
     recorded = loaded.versions["1.0.0"]["quick"]
     assert recorded.envoy == envoy.version

@@ -11,8 +11,8 @@ from generator.envoy.locate import Envoy
 from generator.perf.loadgen import Request
 from generator.perf.profile import Profile
 from generator.perf.rounds import RequestRefused, RunPlan, Variant, run_rounds
-from tests.test_behaviour import DENY
 from tests.test_perf_bench import need
+from tests.test_proof_in_envoy import DENY
 
 pytestmark = [pytest.mark.slow, pytest.mark.envoy]
 

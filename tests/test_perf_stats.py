@@ -12,7 +12,7 @@ from generator.perf import stats
 
 
 def test_spread_is_median_and_range() -> None:
-    assert stats.Spread.of([3.0, 1.0, 2.0, 10.0]) == stats.Spread(2.5, 1.0, 10.0)
+    assert stats.Summary.of([3.0, 1.0, 2.0, 10.0]) == stats.Summary(2.5, 1.0, 10.0)
 
 
 @pytest.mark.parametrize(

@@ -269,6 +269,36 @@ def test_a_head_that_does_not_load_is_an_error(cli: Cli, repo: CatalogBuilder) -
     assert cited(entry, "error") == ["CAT410", "CAT002"]  # does not load, because of a YAML error
 
 
+def broken_at_the_base(repo: CatalogBuilder) -> None:
+    """`main` gets a rate-limit whose filter.yaml does not load; the branch `pr` starts from there."""
+    git(repo.root, "checkout", "-q", "main")
+    good = repo.metadata_path("rate-limit").read_text()
+    repo.write("rate-limit", "name: rate-limit\n  bad: indent\n")
+    commit(repo, "broken on main")
+    git(repo.root, "checkout", "-q", "-B", "pr")
+    repo.metadata_path("rate-limit").write_text(good)
+
+
+def test_a_filter_that_did_not_load_at_the_base_cannot_be_compared(cli: Cli, repo: CatalogBuilder) -> None:
+    broken_at_the_base(repo)
+    commit(repo, "fixed")
+    report = review(cli, "--author", "alice")
+    entry = only_filter(report)
+    assert cited(entry, "warning") == ["CAT411"]
+    assert "its published versions cannot be compared" in entry["findings"][0]["message"]
+    assert report["labels"] == []
+
+
+def test_removing_a_filter_that_did_not_load_at_the_base_needs_a_maintainer(cli: Cli, repo: CatalogBuilder) -> None:
+    broken_at_the_base(repo)
+    git(repo.root, "rm", "-rqf", "catalog/filters/rate-limit")
+    commit(repo, "removed")
+    entry = only_filter(review(cli, "--author", "alice"))
+    assert entry["status"] == "removed"
+    assert cited(entry, "warning") == ["CAT412"]
+    assert "a maintainer must check what it published" in entry["findings"][0]["message"]
+
+
 def test_symlinks_are_refused_as_in_a_checkout(cli: Cli, repo: CatalogBuilder) -> None:
     readme = repo.directory("rate-limit") / "README.md"
     readme.unlink()

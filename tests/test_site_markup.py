@@ -7,8 +7,8 @@ import html
 import markdown
 import pytest
 
-from generator.metadata.text import Safe, code_block, html_text, md_text
-from generator.site.markup import code_span, readme_html
+from generator.metadata.text import Safe, md_text
+from generator.site.markup import code_block, code_element, html_text, readme_html
 
 # The Markdown extensions of mkdocs.yml that read generated pages.
 PAGE_EXTENSIONS = ["admonition", "attr_list", "md_in_html", "tables", "toc", "pymdownx.superfences", "pymdownx.tabbed"]
@@ -47,12 +47,12 @@ def test_safe_text_passes_unchanged() -> None:
     assert md_text(Safe("<b>ok</b>")) == "<b>ok</b>"
     assert isinstance(html_text("<b>"), Safe)
     assert html_text('a "b" <c>') == "a &#34;b&#34; &#60;c&#62;"
-    assert code_span("a`b<c>") == "<code>a&#96;b&#60;c&#62;</code>"
+    assert code_element("a`b<c>") == "<code>a&#96;b&#60;c&#62;</code>"
 
 
 @pytest.mark.parametrize("value", ["[x](javascript:alert(1))", "![i](https://evil.example/p.png)", "a|b", "^[a\\d]$"])
-def test_code_spans_and_attributes_stay_literal_inside_markdown(value: str) -> None:
-    rendered = page_html(f'| {code_span(value)} | <a href="{html_text(value)}">x</a> |\n|---|---|\n| 1 | 2 |\n')
+def test_code_elements_and_attributes_stay_literal_inside_markdown(value: str) -> None:
+    rendered = page_html(f'| {code_element(value)} | <a href="{html_text(value)}">x</a> |\n|---|---|\n| 1 | 2 |\n')
     assert "<img" not in rendered
     assert rendered.count("<a ") == 1
     assert rendered.count("<th>") == 2

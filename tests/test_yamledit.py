@@ -27,33 +27,37 @@ config: {}
 
 
 def test_set_scalar_keeps_everything_else() -> None:
-    out = set_value(TEXT, ("visibility",), "private")
-    assert out == TEXT.replace("visibility: public", "visibility: private")
+    edited = set_value(TEXT, ("visibility",), "private")
+    assert edited.text == TEXT.replace("visibility: public", "visibility: private")
+    assert edited.dropped == ()
 
 
 def test_set_value_quotes_when_needed() -> None:
-    out = set_value(TEXT, ("name",), "1.0")
+    out = set_value(TEXT, ("name",), "1.0").text
     assert yaml.safe_load(out)["name"] == "1.0"
     assert "# trailing comment" in out
 
 
-def test_replace_block_list_keeps_following_comments() -> None:
-    # The comment on '@alice' goes with the list it described; every other comment stays.
-    out = set_value(TEXT, ("owners",), ["@carol"])
-    assert yaml.safe_load(out)["owners"] == ["@carol"]
-    assert "# about visibility\nvisibility: public" in out
-    assert out.startswith("# header comment\n")
+def test_replacing_a_block_list_reports_the_comments_it_held() -> None:
+    text = TEXT.replace("- '@bob'\n", "- '@bob'   # on call\n")
+    edited = set_value(text, ("owners",), ["@carol"])
+    assert yaml.safe_load(edited.text)["owners"] == ["@carol"]
+    # The comments on '@alice' and '@bob' went with the list they described, and say so...
+    assert edited.dropped == ("# first owner", "# on call")
+    assert "owners: ['@carol']\n# about visibility\nvisibility: public" in edited.text  # not moved onto the new value
+    # ...and every other comment stays where it was.
+    assert comments(edited.text) == comments(text) - Counter(edited.dropped)
 
 
 def test_insert_missing_key_before_a_later_key() -> None:
     text = TEXT.replace("# about visibility\nvisibility: public\n", "")
-    out = set_value(text, ("visibility",), "unlisted", insert_before=["versions", "config"])
+    out = set_value(text, ("visibility",), "unlisted", insert_before=["versions", "config"]).text
     assert list(yaml.safe_load(out)) == ["name", "owners", "visibility", "versions", "config"]
     assert "# header comment" in out
 
 
 def test_insert_mapping_value() -> None:
-    out = set_value(TEXT, ("cloned_from",), {"name": "b", "version": "1.0.0"}, insert_before=["config"])
+    out = set_value(TEXT, ("cloned_from",), {"name": "b", "version": "1.0.0"}, insert_before=["config"]).text
     data = yaml.safe_load(out)
     assert data["cloned_from"] == {"name": "b", "version": "1.0.0"}
     assert list(data)[-2:] == ["cloned_from", "config"]
@@ -78,7 +82,7 @@ def test_a_flow_list_is_edited_by_round_trip_with_its_comments() -> None:
 
 def test_a_key_in_a_flow_mapping_is_inserted_by_round_trip() -> None:
     text = "# keep me\n{name: a, versions: []}\n"
-    out = set_value(text, ("visibility",), "private", insert_before=["versions"])
+    out = set_value(text, ("visibility",), "private", insert_before=["versions"]).text
     assert list(yaml.safe_load(out)) == ["name", "visibility", "versions"]
     assert "# keep me" in out
 
@@ -95,15 +99,38 @@ def test_an_edit_that_would_lose_a_comment_is_refused() -> None:
     with pytest.raises(YamlEditError) as refused:
         set_value(text, ("visibility",), "private", display="catalog/filters/a/filter.yaml")
     assert str(refused.value) == (
-        "catalog/filters/a/filter.yaml: cannot set visibility to private without losing comments or layout of "
-        "the file; make the change by hand"
+        "catalog/filters/a/filter.yaml: cannot set visibility to private and keep the file's comments; "
+        "make the change by hand"
     )
     assert refused.value.exit_code == 1
 
 
 def test_comments_are_not_read_inside_values() -> None:
-    text = "a: 'x # not a comment'  # one\nb: \"#no\"\nc: |\n  # in a block\n# two\nd: e#f\n"
-    assert comments(text) == Counter(["# one", "# two"])
+    text = "a: 'x # not a comment'  # one\nb: \"#no\"\nc: |  # header\n  # in a block\n# two\nd: e#f\n"
+    assert comments(text) == Counter(["# one", "# header", "# two"])
+    assert comments("\ufeff# after a byte order mark\na: 1\r# after a CR\rb: 2\n") == Counter(
+        ["# after a byte order mark", "# after a CR"]
+    )
+
+
+def test_strings_yaml_would_read_as_another_type_stay_strings_in_a_round_trip() -> None:
+    text = "# keep\nname: a\nkeywords: [one]\n"
+    out = append_item(text, ("keywords",), "yes")
+    assert yaml.safe_load(out)["keywords"] == ["one", "yes"]
+    assert "# keep" in out
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (("config", "examples"), "expected config in the file; it has none"),
+        (("name",), "expected a mapping or a list at name, got a single value"),
+    ],
+)
+def test_an_edit_where_the_file_has_no_such_place_is_refused(path: tuple[str, ...], message: str) -> None:
+    with pytest.raises(YamlEditError) as refused:
+        append_item("name: a\n", path, {"x": 1}, display="f.yaml")
+    assert str(refused.value) == f"f.yaml: {message}"
 
 
 def test_dump_keeps_key_order_and_quotes_ambiguous_strings() -> None:

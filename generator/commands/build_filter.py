@@ -13,12 +13,14 @@ from typing import Any
 
 from generator.binaries.build import BuildError, build
 from generator.binaries.store import BinaryStore
+from generator.commands.common import dropped_comments
 from generator.metadata import yamledit
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import write_atomic
 from generator.metadata.findings import Finding, Severity
 from generator.metadata.layout import METADATA_FILE
 from generator.metadata.lookup import load_one, require_loaded
+from generator.metadata.yamlfile import format_path
 from generator.wasm.inspect import BinaryFacts, inspect_binary
 
 FACT_FIELDS = ("sha256", "size", "abi", "kind", "capabilities")
@@ -32,6 +34,7 @@ class BuildOutcome:
     differences: dict[str, tuple[Any, Any]]  # field -> (recorded, built)
     recorded: bool
     findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # comments that went with the values recorded
 
 
 def build_filter(root: Path, store: BinaryStore, name: str, *, record: bool = False) -> BuildOutcome:
@@ -70,10 +73,14 @@ def build_filter(root: Path, store: BinaryStore, name: str, *, record: bool = Fa
         "capabilities": sorted(version.capabilities),
     }
     differences = {k: (recorded_facts[k], built[k]) for k in FACT_FIELDS if recorded_facts[k] != built[k]}
+    edits: dict[str, yamledit.Edited] = {}
     if record and differences:
         path = entry.directory / METADATA_FILE
         text = path.read_text(encoding="utf-8")
         for key in differences:
-            text = yamledit.set_value(text, ("versions", index, key), built[key], display=entry.metadata_display)
+            edited = yamledit.set_value(text, ("versions", index, key), built[key], display=entry.metadata_display)
+            edits[format_path(("versions", index, key))], text = edited, edited.text
         write_atomic(path, text)
-    return BuildOutcome(entry.name, version.version, facts, differences, record and bool(differences), findings)
+    warnings = dropped_comments(entry.metadata_display, edits)
+    recorded = record and bool(differences)
+    return BuildOutcome(entry.name, version.version, facts, differences, recorded, findings, warnings)

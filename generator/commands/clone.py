@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.commands.common import staged_errors
+from generator.commands.common import dropped_comments, staged_errors
 from generator.metadata import names, yamledit
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import NotRegular, copy_regular_tree, staged_directory, write_atomic
@@ -17,8 +17,8 @@ from generator.metadata.lookup import load_one, require_loaded
 from generator.metadata.model import fields_after
 
 
-def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...] = ()) -> str:
-    """Copy filter `wanted` to `new_name`; return the original's name."""
+def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    """Copy filter `wanted` to `new_name`; the original's name, and warnings about comments that went."""
     _, entry = load_one(root, wanted)
     require_loaded(entry)
     assert entry.meta is not None
@@ -34,13 +34,16 @@ def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...]
         raise CatalogError(f"filter '{new_name}' already exists")
     text = (entry.directory / METADATA_FILE).read_text(encoding="utf-8")
     display = entry.metadata_display
-    text = yamledit.set_value(text, ("name",), new_name, display=display)
+    edits: dict[str, yamledit.Edited] = {}
+    edits["name"] = edited = yamledit.set_value(text, ("name",), new_name, display=display)
     if owners:
-        text = yamledit.set_value(text, ("owners",), list(owners), display=display)
+        edits["owners"] = edited = yamledit.set_value(edited.text, ("owners",), list(owners), display=display)
     origin = {"name": entry.meta.name, "version": entry.meta.latest.version}
-    text = yamledit.set_value(
-        text, ("cloned_from",), origin, insert_before=fields_after("cloned_from"), display=display
+    after = fields_after("cloned_from")
+    edits["cloned_from"] = edited = yamledit.set_value(
+        edited.text, ("cloned_from",), origin, insert_before=after, display=display
     )
+    text = edited.text
     with staged_directory(target) as staging:
         try:
             copy_regular_tree(entry.directory, staging)
@@ -50,4 +53,4 @@ def clone_filter(root: Path, wanted: str, new_name: str, owners: tuple[str, ...]
         errors = staged_errors(root, new_name, staging)
         if errors:
             raise FindingsError("the clone would be invalid", errors)
-    return entry.name
+    return entry.name, dropped_comments(f"{FILTERS_DIR.as_posix()}/{new_name}/{METADATA_FILE}", edits)

@@ -11,6 +11,7 @@ from generator.metadata.files import MIB, read_user_file
 from generator.metadata.findings import Finding, Severity
 from generator.metadata.loader import load_filter, load_teams
 from generator.metadata.rules import MissingSource
+from generator.metadata.yamledit import Edited
 
 
 def staged_errors(root: Path, name: str, staging: Path) -> list[Finding]:
@@ -20,6 +21,15 @@ def staged_errors(root: Path, name: str, staging: Path) -> list[Finding]:
     teams, _ = load_teams(root)
     findings = entry.findings + check_metadata(entry, teams)
     return [f for f in findings if f.severity is Severity.ERROR and f.rule is not MissingSource]
+
+
+def dropped_comments(display: str, edits: dict[str, Edited]) -> list[str]:
+    """A warning for each comment that went with a value an edit replaced, naming the field."""
+    return [
+        f"{display}: {field}: the comment '{comment}' was in the value replaced; it is gone"
+        for field, edited in edits.items()
+        for comment in edited.dropped
+    ]
 
 
 def parse_config(value: str) -> object:

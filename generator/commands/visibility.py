@@ -28,5 +28,5 @@ def set_visibility(root: Path, wanted: str, visibility: Visibility) -> tuple[str
         edited = yamledit.set_value(
             text, ("visibility",), visibility, insert_before=fields_after("visibility"), display=entry.metadata_display
         )
-        write_atomic(path, edited)
+        write_atomic(path, edited.text)
     return entry.name, previous

@@ -22,7 +22,8 @@ M = TypeVar("M", bound=BaseModel)
 class StrictModel(BaseModel):
     """The base of every catalog file's model: no coercion, no unknown fields, immutable once read.
 
-    Fields with an alias (`schema`, `with`) accept their Python name too, so code can build them.
+    Code builds a model by its fields' Python names (`schema_`); a file must spell the alias
+    (`schema`), since `validate_document` accepts aliases only.
     A model's validator is built the first time it is used, not at import: a command that reads
     only `filter.yaml` does not pay for the models of the other files.
     """
@@ -36,7 +37,8 @@ def validate_document(model: type[M], document: YamlDocument) -> tuple[M | None,
         message = f"expected a mapping of fields, got {_type_name(document.data)}"
         return None, [rules.YamlSyntax.at(document.display, message, position=document.position(()))]
     try:
-        return model.model_validate(document.data), []
+        # Files use the fields' aliases only (`schema`, `with`): the Python names are for code.
+        return model.model_validate(document.data, by_alias=True, by_name=False), []
     except ValidationError as err:
         return None, [_finding_from_error(model, document, error) for error in err.errors(include_url=False)]
 

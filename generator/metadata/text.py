@@ -3,8 +3,8 @@
 Names, titles, summaries and messages come from contributors. In a terminal an ESC sequence or a
 right-to-left override must not rewrite what a reviewer sees (`printable`). In Markdown (the site's
 pages, the review comment, release notes) no syntax may start from them: links, emphasis, tables
-and HTML are all off (`md_text`), and a code block cannot be closed from inside (`code_block`).
-Text that is already safe is marked `Safe` and passes through unchanged.
+and HTML are all off (`md_text`). Text that is already safe is marked `Safe` and passes through
+unchanged. The site's own forms (HTML attributes, code blocks) are in `generator.site.markup`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ _WHITESPACE = re.compile(r"\s+")
 # out, for readable pages: . , - / ; ? @ % $ (they only matter at the start of a line, where the
 # templates never place a value).
 _PUNCTUATION = {ord(c): f"&#{ord(c)};" for c in "!\"#&'()*+:<=>[\\]^_`{|}~"}
-_BACKTICKS = re.compile(r"`+")
 
 _INVISIBLE = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}  # bidi controls
 
@@ -53,22 +52,3 @@ def md_text(value: Any) -> str:
     if isinstance(value, Safe):
         return value
     return _WHITESPACE.sub(" ", "" if value is None else str(value)).translate(_PUNCTUATION)
-
-
-def html_text(value: Any) -> Safe:
-    """Plain text in HTML: an element's text or an attribute value (browsers decode the references).
-
-    The same escaping as `md_text`: inline HTML inside a Markdown block is still read as Markdown,
-    so `[a](b)` in an attribute would otherwise become a link that ends the attribute.
-    """
-    return Safe(md_text(str(value)))
-
-
-def code_block(text: str, language: str = "", indent: int = 0) -> Safe:
-    """A fenced code block that its content cannot close, indented by `indent` spaces (in a tab)."""
-    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    lang = language if re.fullmatch(r"[a-z0-9]*", language) else ""
-    lines = [f"{fence}{lang}", *text.rstrip().split("\n"), fence]
-    pad = " " * indent
-    return Safe("\n".join(pad + line if line else line for line in lines))

@@ -11,20 +11,27 @@ loses a comment without being told.
 3. Either result is parsed again: it must hold exactly the data we meant to write and keep every
    comment of the original. When neither does, the edit is refused with `YamlEditError`, which
    says what to change by hand; nothing is written.
+
+Replacing a value replaces what was written inside it, comments included (a comment on an old
+owner says nothing about the new one): those comments are returned in `Edited.dropped`, and the
+command that made the edit tells the user which ones went.
 """
 
 from __future__ import annotations
 
 import copy
 import io
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError as RoundTripError
+from ruamel.yaml.scalarstring import SingleQuotedScalarString
 
 from generator.metadata.errors import CatalogError
 from generator.metadata.yamlfile import format_path
@@ -35,7 +42,18 @@ Path = tuple[str | int, ...]
 
 
 class YamlEditError(CatalogError):
-    """The edit cannot be made without losing comments or data; the message says what to do by hand."""
+    """The edit cannot be made while keeping the file's comments; the message says what to do by hand."""
+
+
+@dataclass(frozen=True)
+class Edited:
+    """An edited text, and the comments that were inside the value it replaced."""
+
+    text: str
+    dropped: tuple[str, ...] = ()
+
+
+_REST_OF_LINE = re.compile(r"[ \t]*(#[^\n\r]*)?")
 
 
 def dump(data: dict[str, Any]) -> str:
@@ -45,14 +63,14 @@ def dump(data: dict[str, Any]) -> str:
 
 def set_value(
     text: str, path: Path, value: Any, *, insert_before: Sequence[str] = (), display: str = "filter.yaml"
-) -> str:
+) -> Edited:
     """`text` with the value at `path` set to `value`.
 
     If the key does not exist yet, it is inserted in its parent mapping before the first of
     `insert_before` that exists (or at the end of the mapping).
     """
     expected = copy.deepcopy(_load(text, display))
-    _assign(expected, path, value)
+    _container(expected, path[:-1], display)[path[-1]] = value
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     parent = _node_at(root, path[:-1])
     key = path[-1]
@@ -61,9 +79,12 @@ def set_value(
     if isinstance(parent, yaml.MappingNode) and isinstance(key, str):
         for key_node, value_node in parent.value:
             if key_node.value == key:
-                # Replace from the end of the key to the end of the value's last line: a scalar,
-                # or a whole block list or mapping, becomes one flow value on the key's line.
+                # Replace from the end of the key to the end of the value: a scalar, or a whole
+                # block list or mapping, becomes one flow value on the key's line. A block
+                # collection ends with its last line, comment included: it was about that item.
                 start, end = key_node.end_mark.index, _end_of(value_node)
+                if isinstance(value_node, yaml.CollectionNode) and not value_node.flow_style:
+                    end = _end_of_line(text, end)
                 replaced = (value_node.start_mark.index, end)
                 patched = text[:start] + ": " + _inline(value) + text[end:]
                 break
@@ -71,22 +92,24 @@ def set_value(
             patched = _insert_key(text, parent, key, value, insert_before)
 
     def change(data: Any) -> None:
-        container = _container(data, path[:-1])
+        container = _container(data, path[:-1], display)
         if isinstance(container, CommentedMap) and key not in container:
             keys = list(container)
             position = next((keys.index(k) for k in insert_before if k in container), len(keys))
-            container.insert(position, key, value)
+            container.insert(position, key, _quoted(value))
         else:
-            container[key] = value
+            container[key] = _quoted(value)
 
     kept = comments(text, outside=replaced)
-    return _checked(text, patched, change, expected, kept, f"set {format_path(path)} to {_inline(value)}", display)
+    dropped = tuple((comments(text) - kept).elements())
+    what = f"set {format_path(path)} to {_inline(value)}"
+    return Edited(_checked(text, patched, change, expected, kept, what, display), dropped)
 
 
 def append_item(text: str, path: Path, item: Any, *, display: str = "filter.yaml") -> str:
     """`text` with `item` appended to the list at `path`."""
     expected = copy.deepcopy(_load(text, display))
-    _container(expected, path).append(item)
+    _container(expected, path, display).append(item)
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     node = _node_at(root, path)
     patched: str | None = None
@@ -105,7 +128,7 @@ def append_item(text: str, path: Path, item: Any, *, display: str = "filter.yaml
             patched = head + block + text[cut:]
 
     def change(data: Any) -> None:
-        _container(data, path).append(item)
+        _container(data, path, display).append(_quoted(item))
 
     return _checked(text, patched, change, expected, comments(text), f"append an item to {format_path(path)}", display)
 
@@ -117,7 +140,7 @@ def comments(text: str, *, outside: tuple[int, int] = (0, 0)) -> Counter[str]:
     A `#` starts a comment at the start of a line or after whitespace, outside a scalar; the
     scalars' spans come from PyYAML's scanner, so a `#` inside a quoted value is not one.
     """
-    scalars = [(t.start_mark.index, t.end_mark.index) for t in yaml.scan(text) if isinstance(t, yaml.ScalarToken)]
+    scalars = [_scalar_span(text, token) for token in yaml.scan(text) if isinstance(token, yaml.ScalarToken)]
     found: Counter[str] = Counter()
     inside = 0
     index = text.find("#")
@@ -125,14 +148,28 @@ def comments(text: str, *, outside: tuple[int, int] = (0, 0)) -> Counter[str]:
         while inside < len(scalars) and scalars[inside][1] <= index:
             inside += 1
         in_scalar = inside < len(scalars) and scalars[inside][0] <= index
-        if not in_scalar and (index == 0 or text[index - 1] in " \t\n"):
-            end = text.find("\n", index)
-            end = len(text) if end < 0 else end
+        if not in_scalar and (index == 0 or text[index - 1] in " \t\n\r\ufeff"):
+            end = _end_of_line(text, index)
             if not outside[0] <= index < outside[1]:
                 found[text[index:end].rstrip()] += 1
             index = end
         index = text.find("#", index + 1)
     return found
+
+
+def _scalar_span(text: str, token: yaml.ScalarToken) -> tuple[int, int]:
+    """Where a scalar's text is; a block scalar (`|`, `>`) starts on the line after its header,
+    which may end in a comment."""
+    start = token.start_mark.index
+    if token.style in ("|", ">"):
+        start = _end_of_line(text, text.find(token.style, start) + 1)
+    return start, token.end_mark.index
+
+
+def _end_of_line(text: str, index: int) -> int:
+    """Where the line ends when the rest of it from `index` is blank or a comment (else `index`)."""
+    match = _REST_OF_LINE.match(text, index)
+    return match.end() if match else index
 
 
 def _checked(
@@ -150,9 +187,7 @@ def _checked(
     round_trip = _round_trip(text, change)
     if round_trip is not None and _holds(round_trip, expected, kept):
         return round_trip
-    raise YamlEditError(
-        f"{display}: cannot {what} without losing comments or layout of the file; make the change by hand"
-    )
+    raise YamlEditError(f"{display}: cannot {what} and keep the file's comments; make the change by hand")
 
 
 def _holds(candidate: str, expected: Any, kept: Counter[str]) -> bool:
@@ -212,14 +247,36 @@ def _load(text: str, display: str) -> Any:
         raise YamlEditError(f"{display}: cannot edit a file that is not valid YAML: {err}") from None
 
 
-def _container(data: Any, path: Path) -> Any:
-    for part in path:
-        data = data[part]
+def _container(data: Any, path: Path, display: str) -> Any:
+    """The mapping or list at `path`; YamlEditError when the file has none there."""
+    for index, part in enumerate(path):
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            raise YamlEditError(
+                f"{display}: expected {format_path(path[: index + 1])} in the file; it has none"
+            ) from None
+    if not isinstance(data, (dict, list)):
+        raise YamlEditError(f"{display}: expected a mapping or a list at {format_path(path)}, got a single value")
     return data
 
 
-def _assign(data: Any, path: Path, value: Any) -> None:
-    _container(data, path[:-1])[path[-1]] = value
+def _quoted(value: Any) -> Any:
+    """`value` for ruamel's dump: strings that YAML 1.1 would read as another type (`yes`, `1.0`) quoted."""
+    if isinstance(value, dict):
+        return {key: _quoted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_quoted(item) for item in value]
+    if isinstance(value, str) and _reads_as_other(value):
+        return SingleQuotedScalarString(value)
+    return value
+
+
+def _reads_as_other(text: str) -> bool:
+    try:
+        return bool(yaml.safe_load(text) != text)
+    except yaml.YAMLError:
+        return True
 
 
 def _node_at(node: yaml.Node | None, path: Path) -> yaml.Node | None:

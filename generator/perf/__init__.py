@@ -4,6 +4,7 @@
 the one a benchmark runs and reads the Envoy process's CPU time, memory and request counters;
 `loadgen` runs `wrk` or `h2load` and parses what they print; `tls` makes the run's self-signed
 certificate; `rounds` alternates the variants round by round; `stats` summarises the rounds and
-decides whether a difference is larger than the noise; `results` is the model of the recorded
-`bench.yaml` and builds it from a run.
+decides whether a difference is larger than the noise; `results` turns a run's rounds into the
+entries of `bench.yaml` (whose model, read by the loader and the site too, is
+`generator.metadata.benchfile`) and records them.
 """

@@ -46,7 +46,7 @@ def summarise(rounds: Sequence[RoundResult]) -> VariantResult:
     for metric in METRICS:
         values = metric_values(valid, metric)
         if values:
-            summary = stats.Spread.of(values)
+            summary = stats.Summary.of(values)
             spreads[metric] = Spread(
                 median=significant_digits(summary.median),
                 min=significant_digits(summary.min),

@@ -28,7 +28,7 @@ _EXACT_LIMIT = 24  # rounds in total up to which p is computed exactly (else the
 
 
 @dataclass(frozen=True)
-class Spread:
+class Summary:
     """The median of a metric over rounds, and its range."""
 
     median: float
@@ -36,7 +36,7 @@ class Spread:
     max: float
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> Spread:
+    def of(cls, values: Sequence[float]) -> Summary:
         return cls(statistics.median(values), min(values), max(values))
 
 

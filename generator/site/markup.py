@@ -2,12 +2,14 @@
 
 Every value a template prints is escaped unless it is `Safe`, so forgetting a filter cannot open a
 hole: the Jinja environment of `generator.site.render` passes every printed value through
-`finalize` (`generator.metadata.text.md_text`: inline text, and `code_block`). Here:
+`finalize` (`generator.metadata.text.md_text`). Here:
 
+- text in HTML, an element's or an attribute's (`html_text`);
+- code blocks (`code_block`): a fence longer than any run of backticks inside, so nothing closes it;
 - a README or a longer description (`readme_html`): converted to HTML here, then cleaned by nh3
   (an allow list: no scripts, event handlers, iframes, images, styles, or links other than https,
   http and mailto); the page places the result as a raw HTML block that Markdown leaves alone;
-- inline code (`code_span`) as an HTML element whose text is escaped like `md_text`.
+- inline code (`code_element`) as an HTML element whose text is escaped like `md_text`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import nh3
 
 from generator.metadata.text import Safe, md_text
 
+_BACKTICKS = re.compile(r"`+")
 _TITLE_LINE = re.compile(r"\A\ufeff?\s*# [^\n]*(?:\n|\Z)")
 
 README_TAGS = {
@@ -47,7 +50,26 @@ _SAFE_ID = re.compile(r"^readme-[a-z0-9_-]{1,80}$")
 _LANGUAGE_CLASS = re.compile(r"^language-[A-Za-z0-9_+-]{1,30}$")
 
 
-def code_span(value: Any) -> Safe:
+def html_text(value: Any) -> Safe:
+    """Plain text in HTML: an element's text or an attribute value (browsers decode the references).
+
+    The same escaping as `md_text`: inline HTML inside a Markdown block is still read as Markdown,
+    so `[a](b)` in an attribute would otherwise become a link that ends the attribute.
+    """
+    return Safe(md_text(str(value)))
+
+
+def code_block(text: str, language: str = "", indent: int = 0) -> Safe:
+    """A fenced code block that its content cannot close, indented by `indent` spaces (in a tab)."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    lang = language if re.fullmatch(r"[a-z0-9]*", language) else ""
+    lines = [f"{fence}{lang}", *text.rstrip().split("\n"), fence]
+    pad = " " * indent
+    return Safe("\n".join(pad + line if line else line for line in lines))
+
+
+def code_element(value: Any) -> Safe:
     """Inline code as an HTML element (a Markdown code span cannot hold every backtick run); its
     text is escaped like `md_text`, since Markdown still reads inside inline HTML."""
     return Safe(f"<code>{md_text(str(value))}</code>")

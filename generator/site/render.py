@@ -127,9 +127,9 @@ def template_environment(directory: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(
-        html=text.html_text,
-        code=text.code_block,
-        codespan=markup.code_span,
+        html=markup.html_text,
+        code=markup.code_block,
+        code_element=markup.code_element,
         attr_list=_attr_list,
     )
     return env
@@ -150,7 +150,7 @@ def _page(
     front_matter = dict(meta)
     for key in ("title", "description"):
         if key in front_matter:
-            front_matter[key] = str(text.html_text(front_matter[key]))
+            front_matter[key] = str(markup.html_text(front_matter[key]))
     front = yaml.safe_dump(front_matter, sort_keys=False, allow_unicode=True, width=1000)
     return GeneratedPage(path=path, content=f"---\n{front}---\n\n{body}", edit_path=edit_path)
 
@@ -208,4 +208,4 @@ def _attr_list(view: FilterView) -> text.Safe:
             "data-overhead": "" if view.cpu_overhead is None else f"{view.cpu_overhead.ratio:.6f}",
         }
     )
-    return text.Safe(" ".join(f'{name}="{text.html_text(value)}"' for name, value in attrs.items()))
+    return text.Safe(" ".join(f'{name}="{markup.html_text(value)}"' for name, value in attrs.items()))
