@@ -7,9 +7,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup toolchains site serve prove test quick lint clean
+.PHONY: setup venv toolchains site serve prove test quick lint clean
 
 setup: $(STAMP) toolchains
+
+# The Python environment alone (the `catalog` command): what the trusted review workflow needs.
+venv: $(STAMP)
 
 # From Debian, installed only when missing: clang 14 and lld 14 for the C filters, chromium for
 # the site's browser tests (driven by Playwright; never a downloaded browser), the load generators
@@ -64,6 +67,7 @@ lint: setup $(LINTERS)
 	$(VENV)/bin/catalog codeowners --check
 	$(VENV)/bin/zizmor --quiet --offline --strict-collection .github/workflows
 	$(VENV)/bin/actionlint -shellcheck=$(VENV)/bin/shellcheck -pyflakes= .github/workflows/*.yml
+	$(VENV)/bin/shellcheck .github/scripts/*.sh
 
 # Tests run in parallel (pytest-xdist), one worker per core CI has: every test starts its own
 # servers on ports the kernel picks and writes only under its own temporary directory.

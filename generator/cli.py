@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, get_args
+from typing import TYPE_CHECKING, Any, NoReturn, cast, get_args
 
 import click
 from rich.console import Console
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from generator.binaries.store import BinaryStore
     from generator.commands.bench import BenchReport
     from generator.envoy.configedit import EditResult
+    from generator.gitops.review import CiState
     from generator.proof.in_envoy import CaseResult
 
 # In a pipe or a CI log, do not wrap tables at 80 columns: a line per row is easier to grep.
@@ -733,31 +734,104 @@ def rules_command(rule_id: str | None) -> None:
     metavar="LOGIN",
     help="The pull request's author (a GitHub login, with or without '@'), checked against the filters' owners.",
 )
+@click.option(
+    "--ci",
+    type=click.Choice(["success", "failure", "pending"]),
+    help="What the pull request's own checks concluded (the trusted workflow reads it from GitHub); "
+    "it can only lower the verdict.",
+)
+@click.option(
+    "--approved-by",
+    "approved_by",
+    multiple=True,
+    metavar="LOGIN",
+    help="A login that approved the head commit; repeat. A maintainer's approval clears a platform change.",
+)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True)
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE, not stdout."
 )
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write both forms, DIR/review.md and DIR/review.json (what the trusted workflow posts and applies).",
+)
 @pass_state
-def review_command(state: State, base: str, head: str, author: str | None, fmt: str, output: Path | None) -> None:
-    """Review a pull request for the approval queue: what it changes in each filter, and who must approve.
+def review_command(
+    state: State,
+    base: str,
+    head: str,
+    author: str | None,
+    ci: str | None,
+    approved_by: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    output_dir: Path | None,
+) -> None:
+    """Review a pull request for the approval queue: what it changes, who must approve, what it earns.
 
     Compares the head commit with the merge base of --base and --head, as GitHub does (the work
-    tree is not read). Published versions never change and never vanish; new versions go up;
-    owners (as the base has them) or a maintainer approve. Exit status 1 when the report has errors.
+    tree is not read, and nothing of the head is run). Published versions never change and never
+    vanish; new versions go up; owners (as the base has them) or a maintainer approve; a change to
+    the platform needs a maintainer. The verdict (labels, and the status that gates merging) is in
+    the report. Exit status 1 when the report has errors.
     """
+    from generator.gitops import report as review_report
     from generator.gitops import review as review_cmd
+    from generator.gitops import verdict as review_verdict
     from generator.metadata.files import write_atomic
 
+    if output is not None and output_dir is not None:
+        fail(UsageError("-o and --output-dir: give one of them"))
+    checks = cast("CiState | None", ci)  # one of click's choices
     with handled():
-        report = review_cmd.review(state.root, base, head, author)
-    text = review_cmd.render_json(report) if fmt == "json" else review_cmd.render_markdown(report)
-    if output is None:
-        click.echo(text, nl=False)  # not rich: it would turn ":name:" in contributors' text into emoji
+        result = review_cmd.review(state.root, base, head, author, ci=checks, approved_by=approved_by)
+    decision = review_verdict.decide(result)
+    texts = {
+        "markdown": review_report.render_markdown(result, decision),
+        "json": review_report.render_json(result, decision),
+    }
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(output_dir / "review.md", texts["markdown"])
+        write_atomic(output_dir / "review.json", texts["json"])
+        status = decision.status
+        err.print(printable(f"wrote {output_dir}/review.md and review.json: {status.state}: {status.description}"))
+    elif output is None:
+        click.echo(texts[fmt], nl=False)  # not rich: it would turn ":name:" in contributors' text into emoji
     else:
-        write_atomic(output, text)
-        err.print(f"wrote {output}: {printable(report.headline)}", highlight=False)
-    if report.errors:
+        write_atomic(output, texts[fmt])
+        err.print(f"wrote {output}: {printable(result.headline)}", highlight=False)
+    if result.errors:
         sys.exit(1)
+
+
+# --- ruleset ---------------------------------------------------------------------------------
+
+
+@main.command("ruleset")
+@click.option("--json", "as_json", is_flag=True, help="Print the ruleset itself, for GitHub's API or import page.")
+@click.option("--repository", default="OWNER/REPO", show_default=True, help="The repository, for the command shown.")
+@pass_state
+def ruleset_command(state: State, as_json: bool, repository: str) -> None:
+    """What to configure on GitHub for the approval queue: the default branch's ruleset.
+
+    The settings live in .github/rulesets/main.json: the trusted review's status "catalog review"
+    is required, a code owner approves the latest push, no force pushes or deletions, linear
+    history. Apply them once with the printed gh command (an administrator's token), or import the
+    file on the repository's Settings > Rules > Rulesets page.
+    """
+    from generator.gitops.ruleset import RULESET_FILE, load_ruleset
+
+    with handled():
+        ruleset = load_ruleset(state.catalog_root)
+    if as_json:
+        click.echo(json.dumps(ruleset.data, indent=2))
+        return
+    out.print(f"{RULESET_FILE.as_posix()}: the ruleset of the default branch", highlight=False)
+    for sentence in ruleset.settings:
+        out.print(f"- {printable(sentence)}", highlight=False)
+    out.print(f"apply it: {ruleset.apply_command(repository)}", highlight=False)
 
 
 # --- codeowners ------------------------------------------------------------------------------

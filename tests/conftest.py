@@ -22,6 +22,8 @@ from tests.wasm_modules import proxy_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RELEASE_URL = "https://releases.example.org/{name}-v{version}/{name}.wasm"
+# The behaviour case every test filter has unless a test says otherwise: a request passes through.
+CASES = "cases:\n- name: passes a request through\n  requests:\n  - expect:\n      status: 200\n"
 
 
 def require(missing: str | None) -> None:
@@ -94,11 +96,23 @@ class CatalogBuilder:
     def directory(self, name: str) -> Path:
         return self.root / "catalog" / "filters" / name
 
-    def add(self, name: str, binary: bytes | None = None, *, readme: str | None = None, **changes: Any) -> Path:
-        """Add a valid filter `name`, with `changes` applied to its metadata."""
+    def add(
+        self,
+        name: str,
+        binary: bytes | None = None,
+        *,
+        readme: str | None = None,
+        cases: str | None = CASES,
+        **changes: Any,
+    ) -> Path:
+        """Add a valid filter `name`, with `changes` applied to its metadata (and `cases` as its
+        cases.yaml; None: none)."""
         binary = binary if binary is not None else proxy_module()
         self.store.put(binary)
-        return self.write(name, filter_data(name, binary, **changes), readme=readme)
+        directory = self.write(name, filter_data(name, binary, **changes), readme=readme)
+        if cases is not None:
+            (directory / "cases.yaml").write_text(cases, encoding="utf-8")
+        return directory
 
     def write(self, name: str, data: Any, *, readme: str | None = None, dirname: str | None = None) -> Path:
         directory = self.directory(dirname or name)

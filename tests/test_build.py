@@ -14,7 +14,7 @@ from generator.binaries.build import BuildError, ToolchainMissing, build
 from generator.metadata.model import BuildRecipe
 from generator.wasm.inspect import inspect_binary
 from generator.wasm.wat import compile_wat
-from tests.conftest import REPO_ROOT, CatalogBuilder, require, version_data
+from tests.conftest import REPO_ROOT, CatalogBuilder, git, require, version_data
 from tests.wasm_modules import NETWORK_EXPORTS, proxy_wat
 
 Cli = Callable[..., Result]
@@ -117,6 +117,21 @@ def test_filter_build_compares_and_records(cli: Cli, catalog: CatalogBuilder) ->
     network = compile_wat(proxy_wat(exports=NETWORK_EXPORTS))
     assert (version["kind"], version["size"]) == ("network", len(network))
     assert cli("validate", "w").exit_code == 0
+
+
+def test_filter_build_never_records_over_a_published_version(cli: Cli, catalog: CatalogBuilder) -> None:
+    wat = proxy_wat()
+    directory = add_built(catalog, "w", "wat", "src/f.wat", wat, compile_wat(wat))
+    git(catalog.root, "init", "-q", "-b", "main")
+    git(catalog.root, "add", "-A")
+    git(catalog.root, "commit", "-qm", "w 1.0.0 is published")
+    (directory / "src" / "f.wat").write_text(proxy_wat(exports=NETWORK_EXPORTS))
+    before = (directory / "filter.yaml").read_bytes()
+    refused = cli("filter", "build", "w", "--record")
+    assert refused.exit_code == 1
+    assert "w 1.0.0 is published (listed at main): its sha256 and size never change" in refused.stderr
+    assert "Add a new version to catalog/filters/w/filter.yaml" in refused.stderr
+    assert (directory / "filter.yaml").read_bytes() == before
 
 
 def test_validate_explains_a_build_that_no_longer_matches(cli: Cli, catalog: CatalogBuilder, store: object) -> None:

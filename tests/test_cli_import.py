@@ -13,7 +13,7 @@ from click.testing import Result
 
 from generator.binaries.store import BinaryStore
 from generator.metadata.loader import load_filter
-from tests.conftest import CatalogBuilder, StaticServer, snapshot
+from tests.conftest import CASES, CatalogBuilder, StaticServer, snapshot
 from tests.wasm_modules import NETWORK_EXPORTS, env_import, proxy_module, proxy_wat
 
 Cli = Callable[..., Result]
@@ -90,6 +90,13 @@ def test_wat_import_keeps_the_source_as_a_build_recipe(cli: Cli, catalog: Catalo
     assert data["versions"][0]["source"] == {"build": {"recipe": "wat", "path": "src/hello.wat"}}
     assert data["language"] == "wat"
     assert (catalog.directory("hello") / "src" / "hello.wat").read_text() == proxy_wat()
+    # What CI checks next: the README is still the stub, and there are no behaviour cases.
+    validate = cli("validate", "hello")
+    assert validate.exit_code == 1
+    assert validate.stdout.count("[CAT126]") == 3  # what it does, configuration, failure mode
+    assert "catalog/filters/hello/cases.yaml: warning: expected behaviour cases" in validate.stdout
+    (catalog.directory("hello") / "README.md").write_text("# Hello\n\nSays hello to every request.\n")
+    (catalog.directory("hello") / "cases.yaml").write_text(CASES)
     validate = cli("validate", "hello")
     assert validate.exit_code == 0, validate.output
 

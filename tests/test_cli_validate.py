@@ -216,3 +216,26 @@ def test_changed_since_sees_a_lookalike_directory(cli: Cli, catalog: CatalogBuil
     result = cli("validate", "--changed-since", "main", "--metadata-only")
     assert result.exit_code == 1
     assert "1 filter checked" in result.stderr
+
+
+def test_a_filter_directory_holds_only_regular_files_under_the_caps(cli: Cli, catalog: CatalogBuilder) -> None:
+    directory = catalog.add("a")
+    src = directory / "src"
+    src.mkdir()
+    (src / "passwd").symlink_to("/etc/passwd")
+    (src / "big.bin").write_bytes(b"x" * (1024 * 1024 + 1))
+    os.mkfifo(src / "pipe")
+    (directory / "vendor").mkdir()
+    (directory / "vendor" / ".git").write_text("gitdir: ../../.git/modules/vendor\n")
+    result = cli("validate", "a", "--metadata-only")
+    assert result.exit_code == 1
+    lines = sorted(result.stdout.splitlines())
+    assert lines == [
+        "catalog/filters/a/src/big.bin: error: expected a source or text file of at most 1 MiB, got 1048577 bytes "
+        "[CAT001]",
+        "catalog/filters/a/src/passwd: error: expected a regular file, got a symlink (it could point anywhere) "
+        "[CAT005]",
+        "catalog/filters/a/src/pipe: error: expected a regular file, got a device, pipe or socket [CAT005]",
+        "catalog/filters/a/vendor: error: expected files of this repository, got a git submodule or another "
+        "repository [CAT010]",
+    ]

@@ -9,6 +9,7 @@ import pytest
 from click.testing import Result
 
 from generator.gitops.codeowners import CODEOWNERS_FILE, render
+from generator.metadata.layout import PLATFORM_PATHS
 from tests.conftest import REPO_ROOT, CatalogBuilder, snapshot
 
 Cli = Callable[..., Result]
@@ -48,12 +49,17 @@ def test_maintainers_own_everything_and_every_filter_with_its_owners(cli: Cli, t
     lines = codeowners_text(teams.root).splitlines()
     assert all(line.startswith("# ") for line in lines[:2])
     assert "run `catalog codeowners`" in lines[1]
-    assert lines[2:] == [
+    assert lines[2:6] == [
         "* @acme/maintainers",
         "/catalog/filters/alpha/ @alice @acme/edge @acme/maintainers",
         "/catalog/filters/mid/ @dave @acme/maintainers",
         "/catalog/filters/zeta/ @carol @acme/maintainers",
     ]
+    # Last (the last matching line wins): the platform, for the maintainers alone.
+    assert lines[6].startswith("# The platform")
+    assert lines[7:] == [f"/{path} @acme/maintainers" for path in PLATFORM_PATHS]
+    assert "/.github/ @acme/maintainers" in lines
+    assert "/catalog/teams.yaml @acme/maintainers" in lines
 
 
 def test_check_fails_on_a_stale_file_and_passes_once_written(cli: Cli, teams: CatalogBuilder) -> None:

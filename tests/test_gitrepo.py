@@ -19,11 +19,14 @@ from generator.gitops.gitrepo import (
     catalog_history,
     changed_paths,
     changed_since,
+    default_branch,
     export_paths,
     filter_history,
     merge_base,
     resolve_commit,
+    tree_entries,
 )
+from generator.metadata.files import TreeEntry
 from tests.conftest import git
 
 
@@ -133,17 +136,47 @@ def test_export_paths_writes_files_and_symlinks_as_committed(
     repo: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     (repo / "catalog" / "filters" / "a" / "README.md").symlink_to("/etc/passwd")
+    (repo / "catalog" / "filters" / "a" / "big.bin").write_bytes(b"x" * 101)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "a symlink")
     (repo / "catalog" / "filters" / "a" / "filter.yaml").write_text("name: uncommitted\n")
     target = tmp_path_factory.mktemp("export")
-    export_paths(repo, rev_parse(repo, "HEAD"), ["catalog/catalog.yaml", "catalog/filters/a", "missing"], target)
+    paths = ["catalog/catalog.yaml", "catalog/filters/a", "missing"]
+    export_paths(repo, rev_parse(repo, "HEAD"), paths, target, max_bytes=100)
     files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if not p.is_dir())
+    # big.bin, over max_bytes, is not written: tree_entries lists it for the checks.
     assert files == ["catalog/catalog.yaml", "catalog/filters/a/README.md", "catalog/filters/a/filter.yaml"]
     assert (target / "catalog" / "filters" / "a" / "filter.yaml").read_text() == "name: a\n"
     readme = target / "catalog" / "filters" / "a" / "README.md"
     assert readme.is_symlink()
     assert str(readme.readlink()) == "/etc/passwd"
+
+
+def test_tree_entries_list_files_symlinks_and_submodules_without_reading_them(repo: Path) -> None:
+    directory = repo / "catalog" / "filters" / "a"
+    (directory / "src").mkdir()
+    (directory / "src" / "link.c").symlink_to("/etc/passwd")
+    (directory / "src" / "big.bin").write_bytes(b"x" * 5000)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "files")
+    head = rev_parse(repo, "HEAD")
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},catalog/filters/a/vendor")
+    git(repo, "commit", "-qm", "a submodule")
+    assert tree_entries(repo, "HEAD", "catalog/filters/a") == [
+        TreeEntry("filter.yaml", "file", len("name: a\n")),
+        TreeEntry("src/big.bin", "file", 5000),
+        TreeEntry("src/link.c", "symlink"),
+        TreeEntry("vendor", "submodule"),
+    ]
+    assert tree_entries(repo, "HEAD", "catalog/filters/missing") == []
+
+
+def test_default_branch(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    assert default_branch(repo) == "refs/heads/main"
+    clone = tmp_path_factory.mktemp("clone") / "c"
+    git(repo, "clone", "-q", str(repo), str(clone))
+    assert default_branch(clone) == "refs/remotes/origin/HEAD"
+    assert default_branch(tmp_path_factory.mktemp("plain")) is None
 
 
 def test_catalog_files_at_a_commit(repo: Path) -> None:

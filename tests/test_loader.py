@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import yaml
 
+from generator.metadata import readme
 from generator.metadata.checks import check_metadata
 from generator.metadata.findings import Position
 from generator.metadata.layout import find_repo_root
 from generator.metadata.loader import load_catalog, load_filter
-from tests.conftest import CatalogBuilder, filter_data, version_data
+from tests.conftest import CASES, CatalogBuilder, filter_data, version_data
 from tests.wasm_modules import png, proxy_module
 
 
@@ -201,7 +202,8 @@ def test_bad_names(catalog: CatalogBuilder, name: str, rule: str, fragment: str)
 
 
 def test_name_must_equal_directory(catalog: CatalogBuilder) -> None:
-    catalog.write("other", filter_data("rate-limit", proxy_module()), dirname="other")
+    directory = catalog.write("other", filter_data("rate-limit", proxy_module()), dirname="other")
+    (directory / "cases.yaml").write_text(CASES)
     assert findings_of(catalog, "other") == [
         "catalog/filters/other/filter.yaml:1:7: error: name: "
         "expected 'other' (the directory name), got 'rate-limit' [CAT105]"
@@ -274,9 +276,9 @@ def test_remote_ref_in_config_schema_is_not_fetched(catalog: CatalogBuilder) -> 
 def test_backtracking_pattern_is_matched_in_linear_time(catalog: CatalogBuilder) -> None:
     schema = {"type": "string", "pattern": "^(a+)+$"}
     config = {"schema": schema, "examples": [{"title": "x", "value": "a" * 5000 + "!"}]}
-    catalog.add("a", config=config)
+    catalog.add("a", config=config, cases=None)
     started = time.monotonic()
-    [line] = findings_of(catalog, "a")
+    [line] = [line for line in findings_of(catalog, "a") if ": error: " in line]
     assert time.monotonic() - started < 5  # Python's re takes longer than the age of the universe here
     assert "config.examples[0].value: example fails the schema:" in line
     assert "does not match '^(a+)+$'" in line
@@ -503,3 +505,28 @@ def test_urls_with_unsafe_characters_are_refused(catalog: CatalogBuilder, url: s
 def test_an_ipv6_host_is_a_fine_url(catalog: CatalogBuilder) -> None:
     catalog.add("a", homepage="https://[2001:db8::1]/docs")
     assert findings_of(catalog, "a") == []
+
+
+def test_a_readme_that_is_still_the_import_stub_is_an_error(catalog: CatalogBuilder) -> None:
+    stub = readme.stub("A", "The a filter.", "0.2.1", "http", [])
+    catalog.add("a", readme=stub.replace(readme.CONFIGURATION, "Set `header` to the header to add."))
+    lines = findings_of(catalog, "a")
+    assert lines == [
+        f"catalog/filters/a/README.md: error: expected the filter's own text, got the placeholder {text!r} [CAT126]"
+        for text in (readme.WHAT_IT_DOES, readme.FAILURE_MODE)
+    ]
+
+
+def test_no_behaviour_cases_is_a_warning(catalog: CatalogBuilder) -> None:
+    catalog.add("a", cases=None)
+    assert findings_of(catalog, "a") == [
+        "catalog/filters/a/cases.yaml: warning: expected behaviour cases (what the filter does, how it refuses a bad "
+        "configuration), got no cases.yaml [CAT127]"
+    ]
+
+
+def test_a_yank_needs_a_reason(catalog: CatalogBuilder) -> None:
+    binary = proxy_module()
+    catalog.add("a", binary, versions=[version_data("1.0.0", binary, yanked=True), version_data("1.1.0", binary)])
+    [line] = findings_of(catalog, "a")
+    assert line.endswith("error: versions[0]: expected a yank_reason for yanked version 1.0.0 [CAT128]")

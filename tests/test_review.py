@@ -7,87 +7,33 @@ request branch `pr` with one kind of change and reads the report through the CLI
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from click.testing import Result
 
-from generator.gitops.review import code_span, md_inline
+from generator.gitops.report import code_span, md_inline
 from tests.conftest import CatalogBuilder, git, version_data
-
-Cli = Callable[..., Result]
-
-TEAMS = """\
-maintainers: '@acme/maintainers'
-teams:
-  '@acme/maintainers':
-    members: ['@maint']
-  '@acme/edge':
-    members: ['@Carol']
-"""
-V1 = b"version one"
-V2 = b"version two, a little larger"
+from tests.reviewrepo import (
+    TEAMS,
+    V1,
+    V2,
+    Cli,
+    add_version,
+    bump,
+    cited,
+    commit,
+    edit,
+    kinds,
+    only_filter,
+    review,
+    review_repo,
+)
 
 
 @pytest.fixture
 def repo(catalog: CatalogBuilder) -> CatalogBuilder:
-    """`main`: rate-limit (owners @alice and @acme/edge) and jwt-claims; then the branch `pr`."""
-    catalog.add("rate-limit", V1, title="Rate limit")
-    catalog.add("jwt-claims", V1, owners=["@dave"])
-    (catalog.root / "catalog" / "teams.yaml").write_text(TEAMS)
-    (catalog.root / "README.md").write_text("# The catalog\n")
-    git(catalog.root, "init", "-q", "-b", "main")
-    commit(catalog, "base")
-    git(catalog.root, "checkout", "-q", "-b", "pr")
-    return catalog
-
-
-def commit(catalog: CatalogBuilder, message: str = "change") -> None:
-    git(catalog.root, "add", "-A")
-    git(catalog.root, "commit", "-q", "--allow-empty", "-m", message)
-
-
-def metadata(catalog: CatalogBuilder, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(catalog.metadata_path(name).read_text())
-    return data
-
-
-def edit(catalog: CatalogBuilder, name: str, change: Callable[[dict[str, Any]], None]) -> None:
-    """Change `name`'s filter.yaml on the branch and commit it."""
-    data = metadata(catalog, name)
-    change(data)
-    catalog.write(name, data)
-    commit(catalog)
-
-
-def add_version(version: str, binary: bytes = V2, **changes: Any) -> Callable[[dict[str, Any]], None]:
-    return lambda data: data["versions"].append(version_data(version, binary, **changes))
-
-
-def review(cli: Cli, *args: str, status: int = 0) -> dict[str, Any]:
-    """The JSON report of `catalog review --base main ARGS`, after checking the exit status."""
-    result = cli("review", "--base", "main", "--format", "json", *args)
-    assert result.exit_code == status, result.output
-    report: dict[str, Any] = json.loads(result.stdout)
-    return report
-
-
-def only_filter(report: dict[str, Any]) -> dict[str, Any]:
-    assert len(report["filters"]) == 1
-    entry: dict[str, Any] = report["filters"][0]
-    return entry
-
-
-def kinds(entry: dict[str, Any]) -> list[str]:
-    return [change["kind"] for change in entry["changes"]]
-
-
-def cited(entry: dict[str, Any], severity: str | None = None) -> list[str]:
-    """The rule ids of the findings of `severity` (all by default), in report order."""
-    return [f["rule"] for f in entry["findings"] if severity is None or f["severity"] == severity]
+    return review_repo(catalog)
 
 
 # --- what changed ------------------------------------------------------------------------------
@@ -102,22 +48,24 @@ def test_new_filter_needs_a_maintainer_not_an_owner(cli: Cli, repo: CatalogBuild
     assert entry["changes"][0] == {"kind": "new-filter", "versions": ["1.0.0"]}
     assert cited(entry) == ["CAT409"]  # a note: a maintainer approves new filters
     assert "@acme/maintainers" in entry["findings"][0]["message"]
-    assert (report["errors"], report["warnings"], report["labels"]) == (0, 0, [])
+    assert (report["errors"], report["warnings"]) == (0, 0)
+    assert report["labels"] == ["new-filter", "needs-maintainer"]
     assert report["headline"] == "0 errors, 0 warnings: path-policy 1.0.0 (new filter)"
 
 
 @pytest.mark.parametrize("author", ["alice", "@Alice", "carol", "maint"])  # user, any case, team member, maintainer
 def test_version_bump_by_an_owner_is_a_simple_version_bump(cli: Cli, repo: CatalogBuilder, author: str) -> None:
-    edit(repo, "rate-limit", add_version("1.1.0"))
     (repo.directory("rate-limit") / "README.md").write_text("# rate-limit\n\nNow faster.\n")
-    (repo.directory("rate-limit") / "cases.yaml").write_text("cases: []\n")
-    commit(repo)
+    bump(repo)
     report = review(cli, "--author", author)
     entry = only_filter(report)
     assert kinds(entry) == ["new-version", "files"]
     assert entry["changes"][0] == {"kind": "new-version", "version": "1.1.0"}
-    assert entry["changes"][1]["paths"] == ["README.md", "cases.yaml", "filter.yaml"]
+    assert entry["changes"][1]["paths"] == ["README.md", "filter.yaml", "proofs.yaml"]
     assert report["labels"] == ["simple-version-bump"]
+    assert report["simple_version_bump"]["granted"] is True
+    assert all(condition["met"] for condition in report["simple_version_bump"]["conditions"])
+    assert report["status"] == {"context": "catalog review", "state": "success", "description": report["headline"]}
     assert (report["errors"], report["warnings"]) == (0, 0)
     assert report["headline"] == "0 errors, 0 warnings: rate-limit 1.1.0 (new version)"
     binary = entry["binary"]
@@ -140,10 +88,10 @@ def test_version_bump_by_someone_else_is_a_warning(cli: Cli, repo: CatalogBuilde
 def test_pull_request_cannot_make_its_author_an_owner(cli: Cli, repo: CatalogBuilder) -> None:
     (repo.root / "catalog" / "teams.yaml").write_text(TEAMS.replace("['@Carol']", "['@Carol', '@bob']"))
     edit(repo, "rate-limit", add_version("1.1.0"))
-    report = review(cli, "--author", "bob")
+    report = review(cli, "--author", "bob", status=1)
     assert cited(only_filter(report), "warning") == ["CAT406"]  # owners come from the base
-    assert report["outside_paths"] == ["catalog/teams.yaml"]
-    assert cited(report) == ["CAT407"]
+    assert report["outside_paths"] == report["platform_paths"] == ["catalog/teams.yaml"]
+    assert cited(report) == ["CAT417"]  # and who owns what is the platform: a maintainer approves it
 
 
 def test_rewriting_a_published_binary_is_an_error(cli: Cli, repo: CatalogBuilder) -> None:
@@ -191,7 +139,7 @@ def test_a_yank_is_fine_and_final(cli: Cli, repo: CatalogBuilder) -> None:
     report = review(cli, "--author", "alice")
     entry = only_filter(report)
     assert entry["changes"][0] == {"kind": "yank", "version": "1.0.0", "reason": "leaks memory"}
-    assert (report["errors"], report["warnings"], report["labels"]) == (0, 0, [])
+    assert (report["errors"], report["warnings"], report["labels"]) == (0, 0, ["yank"])
     git(repo.root, "checkout", "-q", "main")
     git(repo.root, "merge", "-q", "--ff-only", "pr")
     git(repo.root, "checkout", "-q", "pr")
@@ -210,7 +158,7 @@ def test_visibility_and_metadata_changes_are_reported(cli: Cli, repo: CatalogBui
         {"kind": "metadata", "fields": ["summary"]},
     ]
     assert entry["binary"] is None
-    assert report["labels"] == []
+    assert report["labels"] == ["visibility-change"]
     assert report["headline"] == "0 errors, 0 warnings: rate-limit now unlisted, metadata"
 
 
@@ -224,7 +172,7 @@ def test_other_filters_and_files_outside_need_a_maintainer(cli: Cli, repo: Catal
     assert cited(report) == ["CAT407", "CAT408"]
     assert cited(report["filters"][0], "warning") == ["CAT406"]  # alice does not own jwt-claims
     assert report["warnings"] == 3
-    assert report["labels"] == []
+    assert report["labels"] == ["needs-maintainer"]
 
 
 def test_a_new_outbound_capability_is_called_out(cli: Cli, repo: CatalogBuilder) -> None:
@@ -286,7 +234,7 @@ def test_a_filter_that_did_not_load_at_the_base_cannot_be_compared(cli: Cli, rep
     entry = only_filter(report)
     assert cited(entry, "warning") == ["CAT411"]
     assert "its published versions cannot be compared" in entry["findings"][0]["message"]
-    assert report["labels"] == []
+    assert report["labels"] == ["needs-maintainer"]
 
 
 def test_removing_a_filter_that_did_not_load_at_the_base_needs_a_maintainer(cli: Cli, repo: CatalogBuilder) -> None:
@@ -319,7 +267,7 @@ def test_no_changes(cli: Cli, repo: CatalogBuilder) -> None:
 
 
 def test_only_commits_count_not_the_work_tree(cli: Cli, repo: CatalogBuilder) -> None:
-    edit(repo, "rate-limit", add_version("1.1.0"))
+    bump(repo)
     repo.write("rate-limit", "not: [valid\n")  # uncommitted
     report = review(cli, "--head", "pr", "--author", "alice")
     assert report["labels"] == ["simple-version-bump"]
@@ -336,7 +284,10 @@ def test_markdown_report(cli: Cli, repo: CatalogBuilder) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "<!-- catalog-review -->"
-    assert lines[1] == "### Catalog review: 0 errors, 1 warning&#58; rate-limit 1.1.0 &#40;new version&#41;"
+    assert lines[1] == (
+        "### Catalog review: 0 errors, 1 warning&#58; rate-limit 1.1.0 &#40;new version&#41;, "
+        "new capability http&#95;calls"
+    )
     assert "#### rate-limit: Rate limit (changed)" in lines
     assert "Owners at the base: `@alice`, `@acme/edge`" in lines
     assert "- new version 1.1.0" in lines

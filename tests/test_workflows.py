@@ -2,14 +2,16 @@
 
 The policies are what keeps a pull request from a stranger away from anything that can write:
 no token that can write where the pull request's code runs, actions pinned by commit, no
-credentials left in a checkout, untrusted text never spliced into a shell script, and a comment
-workflow that never runs the pull request's code. Each policy is also shown to catch a workflow
-broken on purpose, so that none of these tests passes by not looking.
+credentials left in a checkout, untrusted text never spliced into a shell script, and a trusted
+review that runs only the default branch's code and never holds a write token where the pull
+request's files are. Each policy is also shown to catch a workflow broken on purpose, so that none
+of these tests passes by not looking. The ruleset's required status is one a workflow posts.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shutil
 import subprocess
@@ -21,12 +23,23 @@ from typing import Any
 import pytest
 import yaml
 
+from generator.gitops.verdict import STATUS_CONTEXT
 from tests.conftest import REPO_ROOT, require
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+SCRIPTS = REPO_ROOT / ".github" / "scripts"
 PULL_REQUEST = "pr.yml"
-COMMENT = "review-comment.yml"
+REVIEW = "review.yml"
+REVIEW_EVENT = "pr-review-event.yml"
 PUBLISH = "publish.yml"
+DEFAULT_BRANCH = "${{ github.event.repository.default_branch }}"
+# git commands that would put the pull request's files into the work tree or run its hooks.
+CHECKOUT = re.compile(
+    r"\bgit\b[^\n|;&]*\b(checkout|switch|worktree|reset|merge|pull|restore|read-tree|stash|am|apply)\b"
+)
+# What handles the pull request's files: git, a build, the catalog command, the review scripts.
+HANDLES_FILES = re.compile(r"(^|[\s;&|(])(git|make|pip|npm)\s|\.venv/bin/|refs/pull|\.github/scripts/", re.M)
+WRITE = "write"
 
 SHA_PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 # Text a pull request's author controls, as it appears in an expression.
@@ -225,8 +238,22 @@ def scripts_take_values_from_env(workflows: Workflows) -> list[str]:
     ]
 
 
-def no_pull_request_target(workflows: Workflows) -> list[str]:
-    return [f"{name}: on pull_request_target" for name, w in workflows.items() if "pull_request_target" in triggers(w)]
+def code_run_by(step: dict[str, Any]) -> str:
+    """A step's script, with the repository scripts it runs (`.github/scripts/NAME`) read in."""
+    code = "\n".join(scripts(step))
+    for name in re.findall(r"\.github/scripts/([\w.-]+)", code):
+        code += "\n" + (SCRIPTS / name).read_text(encoding="utf-8")
+    return code
+
+
+def only_the_trusted_review_runs_in_the_base_context(workflows: Workflows) -> list[str]:
+    """pull_request_target and workflow_run run with the base's tokens: only review.yml may use them."""
+    privileged = {"pull_request_target", "workflow_run"}
+    return [
+        f"{name}: runs on {sorted(privileged & set(triggers(w)))}, which only {REVIEW} may"
+        for name, w in workflows.items()
+        if name != REVIEW and privileged & set(triggers(w))
+    ]
 
 
 def pull_request_checks_are_read_only(workflows: Workflows) -> list[str]:
@@ -241,24 +268,70 @@ def pull_request_checks_are_read_only(workflows: Workflows) -> list[str]:
         for _, job_id, job in jobs({PULL_REQUEST: workflow})
         if job.get("permissions") != {"contents": "read"}
     ]
+    event = workflows[REVIEW_EVENT]
+    if set(triggers(event)) != {"pull_request_review"}:
+        problems.append(f"{REVIEW_EVENT}: runs on more than pull_request_review")
+    problems += [
+        f"{REVIEW_EVENT}: job {job_id} holds a token ({job.get('permissions')}); it only has to finish"
+        for _, job_id, job in jobs({REVIEW_EVENT: event})
+        if job.get("permissions") != {}
+    ]
     return problems
 
 
-def comment_workflow_never_runs_the_pull_request(workflows: Workflows) -> list[str]:
-    workflow = workflows[COMMENT]
-    problems = [
-        f"{COMMENT}: job {job_id} checks out code"
-        for _, job_id, step in steps({COMMENT: workflow})
-        if action(step) == "actions/checkout"
-    ]
+def trusted_review_runs_only_the_default_branch(workflows: Workflows) -> list[str]:
+    """review.yml checks out the default branch, and nothing puts the pull request's files in the work tree."""
+    workflow = workflows[REVIEW]
+    problems = []
+    if set(triggers(workflow)) - {"pull_request_target", "workflow_run", "workflow_dispatch"}:
+        problems.append(f"{REVIEW}: runs on {sorted(triggers(workflow))}: the pull request's own copy would run")
     run = triggers(workflow).get("workflow_run") or {}
-    if set(triggers(workflow)) != {"workflow_run"} or run.get("workflows") != [workflows[PULL_REQUEST]["name"]]:
-        problems.append(f"{COMMENT}: must run only after the {PULL_REQUEST} workflow")
-    for _, job_id, job in jobs({COMMENT: workflow}):
-        if "github.event.workflow_run.event == 'pull_request'" not in str(job.get("if", "")):
-            problems.append(f"{COMMENT}: job {job_id} does not check that the run was for a pull request")
-        if job.get("permissions") != {"actions": "read", "pull-requests": "write"}:
-            problems.append(f"{COMMENT}: job {job_id} may do more than read artifacts and comment")
+    expected = [workflows[PULL_REQUEST]["name"], workflows[REVIEW_EVENT]["name"]]
+    if run and run.get("workflows") != expected:
+        problems.append(f"{REVIEW}: workflow_run must follow exactly {expected}")
+    for _, job_id, step in steps({REVIEW: workflow}):
+        if action(step) == "actions/checkout":
+            options = step.get("with", {})
+            if options.get("ref") != DEFAULT_BRANCH or "repository" in options:
+                problems.append(f"{REVIEW}: job {job_id} checks out {options.get('ref')!r}, not the default branch")
+        for line in code_run_by(step).splitlines():
+            if CHECKOUT.search(line.split("#", 1)[0]):
+                problems.append(f"{REVIEW}: job {job_id} runs `{line.strip()}`: the work tree must stay the base's")
+    return problems
+
+
+def no_write_token_where_the_pull_request_is(workflows: Workflows) -> list[str]:
+    """In review.yml, a job that can write checks out nothing and runs no git, make or catalog:
+    it only applies the report the read-only job wrote."""
+    problems = []
+    for _, job_id, job in jobs({REVIEW: workflows[REVIEW]}):
+        writes = [scope for scope, level in (job.get("permissions") or {}).items() if level == WRITE]
+        if not writes:
+            continue
+        for step in job.get("steps", []):
+            code = code_run_by(step)
+            if action(step) == "actions/checkout" or HANDLES_FILES.search(code):
+                problems.append(f"{REVIEW}: job {job_id} can write {writes} and handles the pull request's files")
+    return problems
+
+
+def the_required_status_is_posted(workflows: Workflows) -> list[str]:
+    """Every status the ruleset requires is one a workflow posts (its STATUS_CONTEXT), and the review's."""
+    ruleset = json.loads((REPO_ROOT / ".github" / "rulesets" / "main.json").read_text())
+    required = {
+        check["context"]
+        for rule in ruleset["rules"]
+        if rule["type"] == "required_status_checks"
+        for check in rule["parameters"]["required_status_checks"]
+    }
+    posted = {
+        step.get("env", {}).get("STATUS_CONTEXT")
+        for _, _, step in steps(workflows)
+        if "statuses/" in "\n".join(scripts(step))
+    }
+    problems = [f"the ruleset requires {context!r}, which no workflow posts" for context in sorted(required - posted)]
+    if required != {STATUS_CONTEXT}:
+        problems.append(f"the ruleset requires {sorted(required)}, not the review's {STATUS_CONTEXT!r}")
     return problems
 
 
@@ -272,15 +345,17 @@ POLICIES: dict[str, Callable[[Workflows], list[str]]] = {
         every_checkout_drops_credentials,
         no_untrusted_text_in_scripts,
         scripts_take_values_from_env,
-        no_pull_request_target,
+        only_the_trusted_review_runs_in_the_base_context,
         pull_request_checks_are_read_only,
-        comment_workflow_never_runs_the_pull_request,
+        trusted_review_runs_only_the_default_branch,
+        no_write_token_where_the_pull_request_is,
+        the_required_status_is_posted,
     )
 }
 
 
-def test_the_three_workflows_are_there() -> None:
-    assert set(load(WORKFLOWS)) == {PULL_REQUEST, COMMENT, PUBLISH}
+def test_the_workflows_are_there() -> None:
+    assert set(load(WORKFLOWS)) == {PULL_REQUEST, REVIEW, REVIEW_EVENT, PUBLISH}
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -309,7 +384,7 @@ def drop_job_permissions(w: Workflows) -> None:
 
 
 def drop_timeout(w: Workflows) -> None:
-    del first_job(w, COMMENT)["timeout-minutes"]
+    del first_job(w, REVIEW)["timeout-minutes"]
 
 
 def use_a_moving_runner(w: Workflows) -> None:
@@ -321,7 +396,7 @@ def pin_by_tag(w: Workflows) -> None:
 
 
 def pin_by_short_sha(w: Workflows) -> None:
-    first_step(w, PULL_REQUEST, "actions/upload-artifact")["uses"] = "actions/upload-artifact@043fb46"
+    first_step(w, REVIEW, "actions/upload-artifact")["uses"] = "actions/upload-artifact@043fb46"
 
 
 def keep_credentials(w: Workflows) -> None:
@@ -337,7 +412,7 @@ def splice_the_head_ref(w: Workflows) -> None:
 
 
 def splice_an_issue_body(w: Workflows) -> None:
-    w[COMMENT]["jobs"]["comment"]["steps"].append(
+    w[REVIEW]["jobs"]["publish"]["steps"].append(
         {"uses": "actions/github-script@" + "0" * 40, "with": {"script": "core.info(`${{ github.event.issue.body }}`)"}}
     )
 
@@ -359,17 +434,34 @@ def let_the_checks_write(w: Workflows) -> None:
     first_job(w, PULL_REQUEST)["permissions"] = {"contents": "read", "pull-requests": "write"}
 
 
-def check_out_in_the_comment_workflow(w: Workflows) -> None:
-    checkout = first_step(w, PULL_REQUEST, "actions/checkout")
-    w[COMMENT]["jobs"]["comment"]["steps"].insert(0, copy.deepcopy(checkout))
+def let_the_review_event_read(w: Workflows) -> None:
+    first_job(w, REVIEW_EVENT)["permissions"] = {"contents": "read"}
 
 
-def comment_on_any_run(w: Workflows) -> None:
-    del w[COMMENT]["jobs"]["comment"]["if"]
+def review_on_pull_request(w: Workflows) -> None:
+    triggers(w[REVIEW])["pull_request"] = None
 
 
-def let_the_comment_workflow_write_contents(w: Workflows) -> None:
-    w[COMMENT]["jobs"]["comment"]["permissions"]["contents"] = "write"
+def check_out_the_head(w: Workflows) -> None:
+    first_step(w, REVIEW, "actions/checkout")["with"]["ref"] = "${{ github.event.pull_request.head.sha }}"
+
+
+def switch_to_the_fetched_head(w: Workflows) -> None:
+    w[REVIEW]["jobs"]["review"]["steps"].insert(3, {"run": "git -c advice.detachedHead=false checkout FETCH_HEAD"})
+
+
+def check_out_where_the_report_is_posted(w: Workflows) -> None:
+    checkout = copy.deepcopy(first_step(w, REVIEW, "actions/checkout"))
+    w[REVIEW]["jobs"]["publish"]["steps"].insert(0, checkout)
+
+
+def let_the_review_job_write(w: Workflows) -> None:
+    w[REVIEW]["jobs"]["review"]["permissions"]["statuses"] = "write"
+
+
+def post_another_status(w: Workflows) -> None:
+    step = next(s for n, _, s in steps(w) if n == REVIEW and "STATUS_CONTEXT" in s.get("env", {}))
+    step["env"]["STATUS_CONTEXT"] = "catalog review (advisory)"
 
 
 BREAKAGES: list[tuple[str, Callable[[Workflows], None]]] = [
@@ -384,12 +476,16 @@ BREAKAGES: list[tuple[str, Callable[[Workflows], None]]] = [
     ("no_untrusted_text_in_scripts", splice_the_head_ref),
     ("no_untrusted_text_in_scripts", splice_an_issue_body),
     ("scripts_take_values_from_env", splice_a_sha),
-    ("no_pull_request_target", trigger_on_pull_request_target),
+    ("only_the_trusted_review_runs_in_the_base_context", trigger_on_pull_request_target),
     ("pull_request_checks_are_read_only", give_the_checks_a_secret),
     ("pull_request_checks_are_read_only", let_the_checks_write),
-    ("comment_workflow_never_runs_the_pull_request", check_out_in_the_comment_workflow),
-    ("comment_workflow_never_runs_the_pull_request", comment_on_any_run),
-    ("comment_workflow_never_runs_the_pull_request", let_the_comment_workflow_write_contents),
+    ("pull_request_checks_are_read_only", let_the_review_event_read),
+    ("trusted_review_runs_only_the_default_branch", review_on_pull_request),
+    ("trusted_review_runs_only_the_default_branch", check_out_the_head),
+    ("trusted_review_runs_only_the_default_branch", switch_to_the_fetched_head),
+    ("no_write_token_where_the_pull_request_is", check_out_where_the_report_is_posted),
+    ("no_write_token_where_the_pull_request_is", let_the_review_job_write),
+    ("the_required_status_is_posted", post_another_status),
 ]
 
 

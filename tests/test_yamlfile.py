@@ -112,3 +112,29 @@ def test_huge_and_non_finite_numbers_are_refused() -> None:
     assert [(f.field, f.rule.id) for f in findings] == [("size", "CAT002"), ("ratio", "CAT002")]
     assert "at most 30 digits" in findings[0].message
     assert findings[1].message == "expected a finite number, got .inf"
+
+
+def test_a_control_character_is_a_finding_at_its_line_and_column() -> None:
+    doc, findings = parse_yaml("name: a\ntitle: b\x00c\nesc: \x1b[31m\n", "f.yaml")
+    assert doc is None
+    assert [(f.rule.id, f.position, f.message) for f in findings] == [
+        ("CAT009", Position(2, 9), "expected text YAML allows, got U+0000 (a control character)"),
+        ("CAT009", Position(3, 6), "expected text YAML allows, got U+001B (a control character)"),
+    ]
+
+
+def test_tabs_line_breaks_and_unicode_are_allowed() -> None:
+    doc, findings = parse_yaml('a: "x\\ty"\t# a tab before\r\nb: é 😀\n', "f.yaml")
+    assert findings == []
+    assert doc is not None
+    assert doc.data == {"a": "x\ty", "b": "é 😀"}
+
+
+def test_a_sha256_of_digits_only_is_explained() -> None:
+    _, findings = parse_yaml("versions:\n- sha256: " + "0" * 64 + "\n", "f.yaml")
+    [finding] = findings
+    assert finding.field == "versions[0].sha256"
+    assert finding.message.startswith("expected a sha256 (64 hex digits, as text), got a number")
+    assert finding.message.endswith("write it in quotes: '" + "0" * 64 + "'")
+    _, findings = parse_yaml("size: " + "9" * 40 + "\n", "f.yaml")
+    assert findings[0].message == "expected a number of at most 30 digits (text of digits goes in quotes), got 40"

@@ -14,13 +14,15 @@ from typing import Any
 from generator.binaries.build import BuildError, build
 from generator.binaries.store import BinaryStore
 from generator.commands.common import dropped_comments
+from generator.gitops import gitrepo
 from generator.metadata import yamledit
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import write_atomic
 from generator.metadata.findings import Finding, Severity
-from generator.metadata.layout import METADATA_FILE
+from generator.metadata.layout import FILTERS_DIR, METADATA_FILE
+from generator.metadata.loader import MAX_METADATA_BYTES
 from generator.metadata.lookup import load_one, require_loaded
-from generator.metadata.yamlfile import format_path
+from generator.metadata.yamlfile import format_path, parse_yaml
 from generator.wasm.inspect import BinaryFacts, inspect_binary
 
 FACT_FIELDS = ("sha256", "size", "abi", "kind", "capabilities")
@@ -75,6 +77,7 @@ def build_filter(root: Path, store: BinaryStore, name: str, *, record: bool = Fa
     differences = {k: (recorded_facts[k], built[k]) for k in FACT_FIELDS if recorded_facts[k] != built[k]}
     edits: dict[str, yamledit.Edited] = {}
     if record and differences:
+        _refuse_if_published(root, entry.name, version.version)
         path = entry.directory / METADATA_FILE
         text = path.read_text(encoding="utf-8")
         for key in differences:
@@ -84,3 +87,25 @@ def build_filter(root: Path, store: BinaryStore, name: str, *, record: bool = Fa
     warnings = dropped_comments(entry.metadata_display, edits)
     recorded = record and bool(differences)
     return BuildOutcome(entry.name, version.version, facts, differences, recorded, findings, warnings)
+
+
+def _refuse_if_published(root: Path, name: str, version: str) -> None:
+    """A version the default branch lists is published: its recorded bytes never change."""
+    ref = gitrepo.default_branch(root)
+    if ref is None:
+        return  # outside git, or a repository without a default branch: nothing is published yet
+    files = gitrepo.catalog_files_at(root, ref, MAX_METADATA_BYTES)
+    committed = files.filters.get(name)
+    if committed is None or committed.data is None:
+        return
+    document, findings = parse_yaml(committed.data.decode("utf-8", "replace"), f"{ref}:{METADATA_FILE}")
+    data = document.data if document is not None and not findings else None
+    listed = data.get("versions") if isinstance(data, dict) else None
+    published = {v.get("version") for v in listed if isinstance(v, dict)} if isinstance(listed, list) else set()
+    if version in published:
+        short = ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+        raise CatalogError(
+            f"{name} {version} is published (listed at {short}): its sha256 and size never change, so the new "
+            f"build is not recorded over them. Add a new version to {FILTERS_DIR.as_posix()}/{name}/{METADATA_FILE} "
+            f"(the same source.build), then run `catalog filter build {name} --record`; or restore the sources"
+        )

@@ -10,17 +10,17 @@ from generator.metadata.errors import FindingsError, UsageError
 from generator.metadata.files import MIB, read_user_file
 from generator.metadata.findings import Finding, Severity
 from generator.metadata.loader import load_filter, load_teams
-from generator.metadata.rules import MissingSource
+from generator.metadata.rules import MissingSource, ReadmeStub
 from generator.metadata.yamledit import Edited
 
 
 def staged_errors(root: Path, name: str, staging: Path) -> list[Finding]:
-    """The errors the staged directory would have as filter `name` (a missing source is allowed:
-    a freshly imported local file has none yet)."""
+    """The errors the staged directory would have as filter `name`. What the author completes after an
+    import is allowed: a source (a freshly imported local file has none yet) and the README stub."""
     entry = load_filter(root, name, directory=staging)
     teams, _ = load_teams(root)
     findings = entry.findings + check_metadata(entry, teams)
-    return [f for f in findings if f.severity is Severity.ERROR and f.rule is not MissingSource]
+    return [f for f in findings if f.severity is Severity.ERROR and f.rule not in (MissingSource, ReadmeStub)]
 
 
 def dropped_comments(display: str, edits: dict[str, Edited]) -> list[str]:

@@ -19,7 +19,7 @@ import semver
 from generator.binaries.fetch import FetchError, FetchPolicy, Progress, download
 from generator.binaries.store import BinaryStore
 from generator.commands.common import staged_errors
-from generator.metadata import names, yamledit
+from generator.metadata import names, readme, yamledit
 from generator.metadata.configschema import UnusableSchema, value_problems
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import read_user_file, staged_copy, staged_directory, write_atomic
@@ -227,7 +227,8 @@ def _create(
     }
     with staged_directory(root / FILTERS_DIR / name) as staging:
         write_atomic(staging / METADATA_FILE, yamledit.dump(meta))
-        write_atomic(staging / README_FILE, _readme_stub(title, meta["summary"], facts))
+        text = readme.stub(title, meta["summary"], facts.abi, facts.kind, facts.capabilities)
+        write_atomic(staging / README_FILE, text)
         if wat_source is not None:
             write_atomic(staging / "src" / wat_source[0], wat_source[1])
         _check_staged(staging, name)
@@ -302,16 +303,3 @@ def _check_staged(staging: Path, name: str) -> None:
         lines = [f"{option}: {f.message}" for option, f in zip(options, errors, strict=True)]
         raise UsageError("; ".join(lines))
     raise FindingsError("the import would write invalid metadata", errors)
-
-
-def _readme_stub(title: str, summary: str, facts: BinaryFacts) -> str:
-    capabilities = ", ".join(facts.capabilities) or "none"
-    return (
-        f"# {title}\n\n{summary}\n\n"
-        "## What it does\n\nDescribe what the filter does to requests and responses, and when to use it.\n\n"
-        "## Configuration\n\nDescribe each field of the plugin configuration "
-        "(see `config.schema` in `filter.yaml`).\n\n"
-        "## Failure mode\n\nSay what happens when the filter cannot do its job: does it refuse the request "
-        "(fail closed) or let it through (fail open)?\n\n"
-        f"## Binary\n\nproxy-wasm ABI {facts.abi}, {facts.kind} filter, host capabilities: {capabilities}.\n"
-    )

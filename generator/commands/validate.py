@@ -17,8 +17,9 @@ from generator.envoy.locate import EnvoyMissing, find_envoy
 from generator.gitops.gitrepo import GitError
 from generator.gitops.gitrepo import changed_since as changed_since_ref
 from generator.metadata import rules
-from generator.metadata.checks import check_metadata
+from generator.metadata.checks import check_filter_files, check_metadata
 from generator.metadata.errors import UsageError
+from generator.metadata.files import list_tree
 from generator.metadata.findings import Findings, Severity
 from generator.metadata.layout import FILTERS_DIR
 from generator.metadata.loader import FilterEntry, load_catalog
@@ -88,6 +89,7 @@ def validate(
     for entry in catalog.entries.values():
         report.checked.append(entry.name)
         findings = entry.findings + check_metadata(entry, catalog.teams)
+        findings += check_filter_files(entry.display, list_tree(entry.directory))
         if binaries is not None and entry.meta is not None:
             if progress is not None:
                 progress(f"{entry.name}: binaries")

@@ -2,7 +2,9 @@
 
 GitHub asks the owners of a path to review every pull request that touches it, and branch
 protection can require their approval. The maintainers own everything (`*`, the first line); each
-filter's directory is owned by its owners and the maintainers, so either can approve a change.
+filter's directory is owned by its owners and the maintainers, so either can approve a change;
+the platform (`PLATFORM_PATHS`: workflows, the generator, build files...) is named last, for the
+maintainers alone.
 Private and unlisted filters are included: ownership is about the repository, not the site.
 The file is generated, never edited by hand; a test fails when the committed one is stale.
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from generator.metadata.errors import CatalogError, FindingsError
 from generator.metadata.files import write_atomic
-from generator.metadata.layout import FILTERS_DIR, TEAMS_FILE
+from generator.metadata.layout import FILTERS_DIR, PLATFORM_PATHS, TEAMS_FILE
 from generator.metadata.loader import load_catalog, load_teams
 
 CODEOWNERS_FILE = Path(".github") / "CODEOWNERS"
@@ -84,6 +86,9 @@ def render(root: Path) -> CodeOwners:
                 owners.append(owner)
         lines.append(f"/{FILTERS_DIR.as_posix()}/{name}/ {' '.join([*owners, teams.maintainers])}\n")
     result.text += "".join(lines)
+    # Last, so that nothing above can narrow them: the platform is the maintainers' alone.
+    result.text += "# The platform: how every pull request is checked. Only the maintainers approve changes.\n"
+    result.text += "".join(f"/{path} {teams.maintainers}\n" for path in PLATFORM_PATHS)
     return result
 
 

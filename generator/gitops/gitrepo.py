@@ -24,6 +24,7 @@ from typing import Any
 
 import git
 
+from generator.metadata.files import EntryKind, TreeEntry
 from generator.metadata.layout import FILTERS_DIR, METADATA_FILE, SETTINGS_FILE
 from generator.metadata.model import SEMVER_PATTERN
 from generator.metadata.text import printable
@@ -163,6 +164,25 @@ def resolve_commit(root: Path, ref: str) -> str:
         return _resolve(repo, ref)
 
 
+# Where published versions are: the default branch, as the clone knows it.
+_DEFAULT_BRANCHES = ("refs/remotes/origin/HEAD", "refs/remotes/origin/main", "refs/heads/main", "refs/heads/master")
+
+
+def default_branch(root: Path) -> str | None:
+    """The ref of the default branch (origin's HEAD, else main or master); None outside git or without one."""
+    try:
+        with _open(root) as repo:
+            for ref in _DEFAULT_BRANCHES:
+                try:
+                    repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")
+                except git.GitCommandError:
+                    continue
+                return ref
+    except NotARepository:
+        return None
+    return None
+
+
 def merge_base(root: Path, one: str, other: str) -> str | None:
     """The best common ancestor of two commits, as `git merge-base` picks it; None without common history."""
     with _open(root) as repo:
@@ -181,14 +201,16 @@ def changed_paths(root: Path, old: str, new: str) -> list[str]:
 # Tree entry modes: the type bits, a symbolic link's type, and a regular file's two modes.
 _TYPE_MASK = 0o170000
 _LINK_MODE = 0o120000
+_GITLINK_MODE = 0o160000  # a submodule: a commit of another repository
 _REGULAR_MODES = (0o100644, 0o100755)
 
 
-def export_paths(root: Path, commit: str, paths: Iterable[str], target: Path) -> None:
+def export_paths(root: Path, commit: str, paths: Iterable[str], target: Path, *, max_bytes: int) -> None:
     """Write the files at `commit` under each of `paths` (a file or a directory) into `target`.
 
     Paths the commit lacks are skipped. Symlinks are written as symlinks, so a reader that refuses
-    them in a checkout refuses them here too; submodules are not written.
+    them in a checkout refuses them here too; submodules are not written, nor files larger than
+    `max_bytes` (`tree_entries` lists them, so a check can refuse them without reading them).
     """
     with _open(root) as repo:
         tree = repo.commit(commit).tree
@@ -198,8 +220,38 @@ def export_paths(root: Path, commit: str, paths: Iterable[str], target: Path) ->
             except KeyError:
                 continue
             for blob in item.traverse() if item.type == "tree" else [item]:
-                if blob.type == "blob":
+                if blob.type == "blob" and int(blob.size) <= max_bytes:
                     _write_blob(blob, target)
+
+
+def tree_entries(root: Path, commit: str, path: str) -> list[TreeEntry]:
+    """What the directory `path` holds at `commit`, as `generator.metadata.files.list_tree` lists a
+    work tree: regular files with their sizes, symlinks, submodules (no content is read)."""
+    with _open(root) as repo:
+        try:
+            top = repo.commit(commit).tree / path
+        except KeyError:
+            return []
+        if top.type != "tree":
+            return [TreeEntry(".", _kind(top.mode), int(top.size) if top.type == "blob" else 0)]
+        entries = []
+        for item in top.traverse():
+            if item.type == "tree":
+                continue
+            relative = PurePosixPath(item.path).relative_to(path).as_posix()
+            kind = _kind(item.mode)
+            entries.append(TreeEntry(relative, kind, int(item.size) if kind == "file" else 0))
+        return sorted(entries, key=lambda entry: entry.path)
+
+
+def _kind(mode: int) -> EntryKind:
+    if mode in _REGULAR_MODES:
+        return "file"
+    if mode & _TYPE_MASK == _LINK_MODE:
+        return "symlink"
+    if mode & _TYPE_MASK == _GITLINK_MODE:
+        return "submodule"
+    return "other"
 
 
 def _write_blob(blob: Any, target: Path) -> None:

@@ -38,31 +38,39 @@ has no path. In JSON each is `Finding.to_json()`. Commits are read through `gene
 
 from __future__ import annotations
 
-import json
-import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-import jinja2
 import semver
 
-from generator.gitops import gitrepo
+from generator.gitops import codeowners, gitrepo
 from generator.metadata import rules
-from generator.metadata.checks import check_metadata
+from generator.metadata.cases import CASES_FILE, CasesFile
+from generator.metadata.checks import MAX_FILE_BYTES, check_filter_files, check_metadata
 from generator.metadata.errors import CatalogError, UsageError
 from generator.metadata.findings import Finding, Rule, Severity
-from generator.metadata.layout import FILTERS_DIR, METADATA_FILE, README_FILE, SETTINGS_FILE, TEAMS_FILE
+from generator.metadata.layout import (
+    FILTERS_DIR,
+    METADATA_FILE,
+    README_FILE,
+    SETTINGS_FILE,
+    TEAMS_FILE,
+    is_platform,
+)
 from generator.metadata.loader import Catalog, FilterEntry, load_catalog
 from generator.metadata.model import FilterMeta, TeamsFile, Version
 from generator.metadata.names import USER_HANDLE
-from generator.metadata.text import Safe, md_text, printable
+from generator.metadata.proofs import PROOFS_FILE, Proofs
+from generator.metadata.text import printable
 from generator.metadata.yamlfile import FieldPath, format_path
 
-TEMPLATES = Path(__file__).parent / "templates"
-SIMPLE_VERSION_BUMP = "simple-version-bump"
+# What the pull request's own checks concluded, as the trusted workflow read it (None: not asked).
+CiState = Literal["success", "failure", "pending"]
+CODEOWNERS_PATH = codeowners.CODEOWNERS_FILE.as_posix()
 
 # The facts of a published version: what users pinned by sha256 and what CI checked.
 IMMUTABLE_FIELDS = ("sha256", "size", "abi", "kind", "capabilities", "source")
@@ -72,7 +80,7 @@ OUTBOUND = {
     "grpc": "starts making gRPC calls to other services",
 }
 # Files of a filter's directory that a plain version bump may change besides filter.yaml.
-VERSION_FILES = {METADATA_FILE, README_FILE, "cases.yaml", "proofs.yaml", "bench.yaml"}
+VERSION_FILES = {METADATA_FILE, README_FILE, CASES_FILE, PROOFS_FILE, "bench.yaml"}
 SOURCE_DIR = "src"
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTE: 2}
@@ -172,9 +180,19 @@ class FilterReview:
     changes: list[Change] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     binary: BinaryChange | None = None
+    owners_added: list[str] = field(default_factory=list)  # at the head, against the base
+    owners_removed: list[str] = field(default_factory=list)
+    repository_changed: bool = False  # `repository`, or the host new versions download from
+    cases_weakened: list[str] = field(default_factory=list)  # base cases removed or changed, each a sentence
+    unproven: list[str] = field(default_factory=list)  # new versions proofs.yaml does not prove, each a sentence
 
     def kinds(self) -> set[str]:
         return {change.kind for change in self.changes}
+
+    def files_beyond_a_version(self) -> list[str]:
+        """The changed files of the directory that a plain new version does not touch."""
+        paths: list[str] = next((c.details["paths"] for c in self.changes if c.kind == "files"), [])
+        return [p for p in paths if p not in VERSION_FILES and p.split("/", 1)[0] != SOURCE_DIR]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -182,9 +200,14 @@ class FilterReview:
             "status": self.status,
             "title": self.title,
             "owners": self.owners,
+            "owners_added": self.owners_added,
+            "owners_removed": self.owners_removed,
+            "repository_changed": self.repository_changed,
             "changes": [c.to_json() for c in self.changes],
             "findings": [f.to_json() for f in self.findings],
             "binary": self.binary.to_json() if self.binary else None,
+            "cases_weakened": self.cases_weakened,
+            "unproven": self.unproven,
         }
 
 
@@ -200,9 +223,16 @@ class Review:
     author: str | None
     maintainers: str | None
     filters: list[FilterReview] = field(default_factory=list)
-    outside_paths: list[str] = field(default_factory=list)
+    outside_paths: list[str] = field(default_factory=list)  # outside every filter's directory
+    platform_paths: list[str] = field(default_factory=list)  # those of them that are the platform
     findings: list[Finding] = field(default_factory=list)  # about the pull request as a whole
-    labels: list[str] = field(default_factory=list)
+    ci: CiState | None = None  # what its own checks concluded, when the trusted workflow asked
+    approved_by: list[str] = field(default_factory=list)  # logins that approved the head commit
+    teams: TeamsFile | None = None  # at the base: who the maintainers are
+
+    def author_owns(self, one: FilterReview) -> bool:
+        """The author owns `one` at the base, directly, through a team, or as a maintainer."""
+        return self.author is not None and _may_approve(self.author, one.owners, self.teams)
 
     def all_findings(self) -> list[Finding]:
         return self.findings + [f for one in self.filters for f in one.findings]
@@ -222,7 +252,8 @@ class Review:
     def headline(self) -> str:
         """`2 errors, 1 warning: rate-limit 1.1.0 (new version)`."""
         counts = f"{_plural(self.errors, 'error')}, {_plural(self.warnings, 'warning')}"
-        items = [_filter_headline(one) for one in self.filters]
+        items = ["changes the platform"] if self.platform_paths else []
+        items += [_filter_headline(one) for one in self.filters]
         if self.outside_paths:
             items.append(f"{_plural(len(self.outside_paths), 'path')} outside {FILTERS_DIR.as_posix()}/")
         return f"{counts}: {'; '.join(items) or 'no changes'}"
@@ -239,8 +270,10 @@ class Review:
             "headline": self.headline,
             "filters": [r.to_json() for r in self.filters],
             "outside_paths": self.outside_paths,
+            "platform_paths": self.platform_paths,
             "findings": [f.to_json() for f in self.findings],
-            "labels": self.labels,
+            "ci": self.ci,
+            "approved_by": self.approved_by,
             "errors": self.errors,
             "warnings": self.warnings,
             "notes": self.count(Severity.NOTE),
@@ -270,18 +303,38 @@ def _filter_headline(one: FilterReview) -> str:
             phrases.append(f"now {change.details['to']}")
         elif change.kind == "metadata":
             phrases.append("metadata")
+    if one.owners_added or one.owners_removed:
+        phrases.append(
+            "owners " + " ".join([*(f"+{o}" for o in one.owners_added), *(f"-{o}" for o in one.owners_removed)])
+        )
+    if one.repository_changed:
+        phrases.append("source repository changed")
+    if one.binary is not None and one.binary.capabilities_added:
+        phrases.append(f"new capability {', '.join(one.binary.capabilities_added)}")
     return f"{one.name} {', '.join(phrases or ['files'])}"
 
 
 # --- the review ------------------------------------------------------------------------------
 
 
-def review(root: Path, base: str, head: str = "HEAD", author: str | None = None) -> Review:
+def review(
+    root: Path,
+    base: str,
+    head: str = "HEAD",
+    author: str | None = None,
+    *,
+    ci: CiState | None = None,
+    approved_by: Sequence[str] = (),
+) -> Review:
     """Review the pull request `head` against `base` in the git repository at `root`.
 
-    Only commits count: the work tree and the index are not looked at.
+    Only commits count: the work tree and the index are not looked at, and nothing from the head
+    is run: its files are exported from git objects and read as data. `ci` is what the pull
+    request's own checks concluded and `approved_by` who approved its head commit, as the trusted
+    workflow read them from GitHub; the checks can only lower the verdict.
     """
     author = normalize_author(author) if author is not None else None
+    approvers = sorted({normalize_author(login, "--approved-by") for login in approved_by})
     base_commit = _resolve(root, base, "--base")
     head_commit = _resolve(root, head, "--head")
     with tempfile.TemporaryDirectory(prefix="catalog-review-") as tmp:
@@ -293,6 +346,9 @@ def review(root: Path, base: str, head: str = "HEAD", author: str | None = None)
             filters, outside = _classify(gitrepo.changed_paths(root, merge_base, head_commit))
             _export(root, merge_base, sorted(filters), before_root)
             _export(root, head_commit, sorted(filters), after_root)
+            trees = {name: gitrepo.tree_entries(root, head_commit, _directory(name)) for name in filters}
+            if CODEOWNERS_PATH in outside and _codeowners_follow(root, head_commit, Path(tmp) / "owners"):
+                outside.remove(CODEOWNERS_PATH)  # regenerated from the filters' owners, as CONTRIBUTING asks
         except gitrepo.GitError as err:
             raise CatalogError(str(err)) from None
         before = load_catalog(before_root, filters)
@@ -306,28 +362,36 @@ def review(root: Path, base: str, head: str = "HEAD", author: str | None = None)
             author=author,
             maintainers=before.teams.maintainers if before.teams else None,
             outside_paths=sorted(outside),
+            platform_paths=sorted(p for p in outside if is_platform(p)),
+            ci=ci,
+            approved_by=approvers,
+            teams=before.teams,
         )
         # Problems of changed catalog-wide files (a broken teams.yaml), as the head has them.
         result.findings += [f for f in after.findings if f.path in outside]
         for name in sorted(filters):
             filter_review = _review_filter(name, filters[name], before, after, author)
-            prefix = f"{FILTERS_DIR.as_posix()}/{name}"
             # A file or a symlink where the filter's directory should be.
-            filter_review.findings += [f for f in after.findings if _under(f.path, prefix)]
+            filter_review.findings += [f for f in after.findings if _under(f.path, _directory(name))]
+            if filter_review.status != "removed":
+                filter_review.findings += check_filter_files(_directory(name), trees[name])
             filter_review.findings.sort(key=lambda f: _SEVERITY_ORDER[f.severity])
             result.filters.append(filter_review)
     result.findings += _scope_findings(result)
+    result.findings += _ci_findings(ci)
     result.findings.sort(key=lambda f: _SEVERITY_ORDER[f.severity])
-    if _is_simple_version_bump(result, before.teams):
-        result.labels.append(SIMPLE_VERSION_BUMP)
     return result
 
 
-def normalize_author(login: str) -> str:
+def _directory(name: str) -> str:
+    return f"{FILTERS_DIR.as_posix()}/{name}"
+
+
+def normalize_author(login: str, option: str = "--author") -> str:
     """`alice` or `@alice` -> `@alice`; a usage error for anything that is not a GitHub login."""
     handle = "@" + login.strip().removeprefix("@")
     if not USER_HANDLE.match(handle):
-        raise UsageError(f"--author: expected a GitHub login such as alice or @alice, got '{printable(login)}'")
+        raise UsageError(f"{option}: expected a GitHub login such as alice or @alice, got '{printable(login)}'")
     return handle
 
 
@@ -375,6 +439,12 @@ def _review_filter(name: str, paths: list[str], before: Catalog, after: Catalog,
                 version_changes, version_findings, verdict.binary = _version_changes(new, old_meta, new_meta)
                 verdict.changes += version_changes
                 verdict.findings += version_findings
+                verdict.owners_added = [o for o in new_meta.owners if o not in old_meta.owners]
+                verdict.owners_removed = [o for o in old_meta.owners if o not in new_meta.owners]
+                verdict.repository_changed = _repository_changed(old_meta, new_meta)
+                verdict.cases_weakened = _cases_weakened(old.cases if old else None, new.cases)
+                added = [c.details["version"] for c in version_changes if c.kind == "new-version"]
+                verdict.unproven = _unproven(new_meta, new.cases, new.proofs, added)
         verdict.changes.append(Change("files", {"paths": paths}))
         if verdict.binary is not None:
             verdict.findings += _binary_notes(verdict.binary)
@@ -385,6 +455,52 @@ def _review_filter(name: str, paths: list[str], before: Catalog, after: Catalog,
         )
         verdict.findings.append(rules.AuthorNotOwner.at("", message))
     return verdict
+
+
+def _repository_changed(old: FilterMeta, new: FilterMeta) -> bool:
+    """The source repository changed, or the newest version downloads from another host than the last."""
+    if old.repository != new.repository:
+        return True
+    hosts = [
+        urlsplit(meta.versions[-1].source.url).hostname
+        for meta in (old, new)
+        if meta.versions[-1].source is not None and meta.versions[-1].source.url is not None
+    ]
+    return len(hosts) == 2 and hosts[0] != hosts[1]
+
+
+def _cases_weakened(old: CasesFile | None, new: CasesFile | None) -> list[str]:
+    """Each behaviour case at the base that the head removes or changes, as a sentence."""
+    if old is None:
+        return []
+    if new is None:
+        return ["cases.yaml is removed"] if old.cases else []
+    problems = [] if old.smoke == new.smoke else ["the smoke case changed"]
+    at_head = {case.name: case for case in new.cases}
+    for case in old.cases:
+        if case.name not in at_head:
+            problems.append(f"case {case.name!r} removed")
+        elif at_head[case.name] != case:
+            problems.append(f"case {case.name!r} changed")
+    return problems
+
+
+def _unproven(meta: FilterMeta, cases: CasesFile | None, proofs: Proofs, versions: list[str]) -> list[str]:
+    """Each new version that `proofs.yaml` does not prove: for its sha256, every case, all passed."""
+    expected = {"smoke", *(case.name for case in cases.cases)} if cases is not None else {"smoke"}
+    recorded = {v.version: v.sha256 for v in meta.versions}
+    problems = []
+    for version in versions:
+        proof = proofs.versions.get(version)
+        if proof is None:
+            problems.append(f"{version} has no proof (run `catalog filter test {meta.name}@{version} --record`)")
+        elif proof.sha256 != recorded[version]:
+            problems.append(f"{version}'s proof is for another binary (sha256 {proof.sha256 or 'not recorded'})")
+        elif not proof.passed:
+            problems.append(f"{version}'s proof records failing cases")
+        elif missing := sorted(expected - {case.name for case in proof.cases}):
+            problems.append(f"{version}'s proof does not cover {', '.join(repr(name) for name in missing)}")
+    return problems
 
 
 def _versions(meta: FilterMeta | None) -> list[str]:
@@ -532,10 +648,11 @@ def _may_approve(author: str, owners: Iterable[str], teams: TeamsFile | None) ->
 
 
 def _scope_findings(result: Review) -> list[Finding]:
-    findings = []
-    if result.outside_paths:
+    findings = _platform_findings(result)
+    elsewhere = [p for p in result.outside_paths if p not in result.platform_paths]
+    if elsewhere:
         message = (
-            f"{_plural(len(result.outside_paths), 'path')} outside {FILTERS_DIR.as_posix()}/<name>/ changed: "
+            f"{_plural(len(elsewhere), 'path')} outside {FILTERS_DIR.as_posix()}/<name>/ changed: "
             "a maintainer must approve"
         )
         findings.append(rules.ChangesOutsideFilters.at("", message))
@@ -546,19 +663,33 @@ def _scope_findings(result: Review) -> list[Finding]:
     return findings
 
 
-def _is_simple_version_bump(result: Review, teams: TeamsFile | None) -> bool:
-    """New versions of one existing filter, by an owner, nothing else, nothing to look at twice."""
-    if result.errors or result.warnings or result.outside_paths or len(result.filters) != 1:
-        return False
-    only = result.filters[0]
-    if only.status != "changed" or "new-version" not in only.kinds() or only.kinds() - {"new-version", "files"}:
-        return False
-    if result.author is None or not _may_approve(result.author, only.owners, teams):
-        return False
-    if only.binary is None or only.binary.capabilities_added:
-        return False
-    paths = next(c.details["paths"] for c in only.changes if c.kind == "files")
-    return all(p in VERSION_FILES or p.split("/", 1)[0] == SOURCE_DIR for p in paths)
+def _platform_findings(result: Review) -> list[Finding]:
+    """An error for a platform change, or a note once a maintainer approved the head commit."""
+    paths = result.platform_paths
+    if not paths:
+        return []
+    shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+    maintainers = [result.teams.maintainers] if result.teams else []
+    approved = [login for login in result.approved_by if login.lower() in _logins(maintainers, result.teams)]
+    if approved:
+        message = f"changes the reviewer or the platform ({shown}); approved by the maintainer {', '.join(approved)}"
+        return [rules.PlatformChangeApproved.at("", message)]
+    team = f" ({result.maintainers})" if result.maintainers else ""
+    message = (
+        f"changes the reviewer or the platform ({shown}): only a maintainer{team} approving the latest commit "
+        "clears this"
+    )
+    return [rules.ChangesPlatform.at("", message)]
+
+
+def _ci_findings(ci: CiState | None) -> list[Finding]:
+    """What the pull request's own checks concluded, as findings that can only lower the verdict."""
+    if ci == "failure":
+        message = "the pull request's checks failed (tests, builds or behaviour cases in Envoy); see its checks"
+        return [rules.ChecksFailed.at("", message)]
+    if ci == "pending":
+        return [rules.ChecksPending.at("", "the pull request's checks have not finished; the verdict waits for them")]
+    return []
 
 
 # --- commits ---------------------------------------------------------------------------------
@@ -594,65 +725,26 @@ def _classify(paths: list[str]) -> tuple[dict[str, list[str]], list[str]]:
 def _export(root: Path, commit: str, names: list[str], target: Path) -> None:
     """Write the catalog's settings and the directories of `names` at `commit` under `target`.
 
-    Symlinks are written as symlinks, so the loader refuses them as it would in a checkout.
+    Symlinks are written as symlinks, so the loader refuses them as it would in a checkout; files
+    over the size cap are not written (the tree check reports them).
     """
     (target / FILTERS_DIR).mkdir(parents=True)
     wanted = [SETTINGS_FILE.as_posix(), TEAMS_FILE.as_posix()]
     wanted += [(FILTERS_DIR / name).as_posix() for name in names]
-    gitrepo.export_paths(root, commit, wanted, target)
+    gitrepo.export_paths(root, commit, wanted, target, max_bytes=MAX_FILE_BYTES)
 
 
-# --- output ----------------------------------------------------------------------------------
-
-
-def render_json(result: Review) -> str:
-    return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
-
-
-_ZWJ = "\u200d"
-_AUTOLINK = re.compile(r"(?i)(www)(\.)|(:)(//)|([@#])")
-
-
-def md_inline(value: Any) -> str:
-    """Contributors' text in a pull-request comment: no Markdown, HTML, links, mentions or references.
-
-    `md_text` turns Markdown's punctuation into character references; GitHub finds mentions
-    (`@user`), issue references (`#1`) and bare links (`www.`, `https://`) in the rendered text
-    after that, so a zero-width joiner breaks each of them up.
-    """
-    if isinstance(value, Safe):
-        return value
-    text = printable("" if value is None else str(value))
-    return md_text(_AUTOLINK.sub(_break_up, text))
-
-
-def _break_up(match: re.Match[str]) -> str:
-    parts = [g for g in match.groups() if g]
-    return _ZWJ.join(parts) if len(parts) > 1 else parts[0] + _ZWJ
-
-
-def code_span(value: Any) -> Safe:
-    """Inline code (nothing inside is Markdown, a link or a mention) that its content cannot close."""
-    text = re.sub(r"\s+", " ", printable(str(value)))
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    # A space on each side (which Markdown strips) keeps a backtick at either end off the fence.
-    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
-    return Safe(f"{fence}{pad}{text}{pad}{fence}")
-
-
-def render_markdown(result: Review) -> str:
-    """The review as a pull-request comment."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=False,  # noqa: S701 - Markdown, not HTML: `finalize` escapes every value instead
-        finalize=md_inline,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["code"] = code_span
-    # A macro's output is Markdown that the macro has escaped already.
-    env.filters["rendered"] = Safe
-    return env.get_template("review.md.j2").render(review=result, short=lambda sha: sha[:12])
+def _codeowners_follow(root: Path, commit: str, target: Path) -> bool:
+    """Whether CODEOWNERS at `commit` is exactly what `catalog codeowners` makes of the filters'
+    owners and the teams at that commit: a change that follows from the pull request's owners."""
+    files = gitrepo.catalog_files_at(root, commit, MAX_FILE_BYTES)
+    (target / FILTERS_DIR).mkdir(parents=True)
+    wanted = [TEAMS_FILE.as_posix(), CODEOWNERS_PATH]
+    wanted += [f"{_directory(name)}/{METADATA_FILE}" for name in files.filters]
+    gitrepo.export_paths(root, commit, wanted, target, max_bytes=MAX_FILE_BYTES)
+    committed = target / CODEOWNERS_PATH
+    try:
+        generated = codeowners.render(target).text
+    except CatalogError:
+        return False
+    return committed.is_file() and not committed.is_symlink() and committed.read_text(encoding="utf-8") == generated

@@ -5,17 +5,18 @@ Each check takes a loaded filter entry and returns findings; none of them change
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
 
 import semver
 
-from generator.metadata import rules
+from generator.metadata import readme, rules
+from generator.metadata.cases import CASES_FILE
 from generator.metadata.configschema import UnusableSchema, schema_problems, value_problems
-from generator.metadata.files import check_regular_file
+from generator.metadata.files import MIB, TreeEntry, check_regular_file
 from generator.metadata.findings import Finding
 from generator.metadata.icon import load_icon
-from generator.metadata.layout import TEAMS_FILE
+from generator.metadata.layout import README_FILE, TEAMS_FILE
 from generator.metadata.loader import FilterEntry
 from generator.metadata.model import FilterMeta, TeamsFile
 from generator.metadata.yamlfile import FieldPath
@@ -205,6 +206,38 @@ def cases_valid(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
     return findings
 
 
+def readme_written(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """The README is the filter's own text, not the import stub's placeholders."""
+    if entry.readme is None:
+        return []  # a missing or unreadable README is the loader's finding
+    return [
+        rules.ReadmeStub.at(
+            f"{entry.display}/{README_FILE}", f"expected the filter's own text, got the placeholder {text!r}"
+        )
+        for text in readme.placeholders_in(entry.readme)
+    ]
+
+
+def cases_present(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """The filter declares behaviour cases beyond the smoke case."""
+    path = entry.directory / CASES_FILE
+    if path.exists() or path.is_symlink():
+        return []
+    message = "expected behaviour cases (what the filter does, how it refuses a bad configuration), got no cases.yaml"
+    return [rules.NoCases.at(entry.cases_display, message)]
+
+
+def yanks_explained(entry: FilterEntry, meta: FilterMeta) -> list[Finding]:
+    """Every yanked version says why."""
+    return [
+        entry.field_finding(
+            rules.YankWithoutReason, ("versions", index), f"expected a yank_reason for yanked version {version.version}"
+        )
+        for index, version in enumerate(meta.versions)
+        if version.yanked and not version.yank_reason
+    ]
+
+
 CHECKS: tuple[Check, ...] = (
     sources_declared,
     name_matches_directory,
@@ -214,4 +247,44 @@ CHECKS: tuple[Check, ...] = (
     build_sources_exist,
     icon_valid,
     cases_valid,
+    readme_written,
+    cases_present,
+    yanks_explained,
 )
+
+# What a filter's directory may hold: sources and metadata, never binaries or other repositories.
+MAX_FILE_BYTES = 1 * MIB
+MAX_DIRECTORY_BYTES = 5 * MIB
+MAX_FILES = 500
+_REFUSED_KINDS = {
+    "symlink": (rules.NotRegularFile, "expected a regular file, got a symlink (it could point anywhere)"),
+    "other": (rules.NotRegularFile, "expected a regular file, got a device, pipe or socket"),
+    "submodule": (rules.Submodule, "expected files of this repository, got a git submodule or another repository"),
+}
+
+
+def check_filter_files(display: str, entries: Iterable[TreeEntry]) -> list[Finding]:
+    """What is in a filter's directory (`display`): regular files only, each and all of them under the caps.
+
+    `entries` come from the work tree (`files.list_tree`) or from a commit (`gitrepo.tree_entries`),
+    so `catalog validate` and the review refuse the same things.
+    """
+    findings: list[Finding] = []
+    total = count = 0
+    for entry in entries:
+        path = f"{display}/{entry.path}" if entry.path != "." else display
+        if entry.kind in _REFUSED_KINDS:
+            rule, message = _REFUSED_KINDS[entry.kind]
+            findings.append(rule.at(path, message))
+            continue
+        count += 1
+        total += entry.size
+        if entry.size > MAX_FILE_BYTES:
+            message = f"expected a source or text file of at most {MAX_FILE_BYTES // MIB} MiB, got {entry.size} bytes"
+            findings.append(rules.FileTooLarge.at(path, message))
+    if count > MAX_FILES:
+        findings.append(rules.FileTooLarge.at(display, f"expected at most {MAX_FILES} files, got {count}"))
+    if total > MAX_DIRECTORY_BYTES:
+        message = f"expected at most {MAX_DIRECTORY_BYTES // MIB} MiB of files in all, got {total} bytes"
+        findings.append(rules.FileTooLarge.at(display, message))
+    return findings

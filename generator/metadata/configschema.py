@@ -110,3 +110,6 @@ def value_problems(schema: dict[str, Any], value: Any) -> list[Problem]:
         raise UnusableSchema(Problem((), message)) from None
     except RecursionError:
         raise UnusableSchema(Problem((), "expected a schema that ends, got a $ref cycle")) from None
+    except jsonschema.exceptions.UnknownType as err:
+        message = f"expected a valid JSON Schema, got an unknown type {err.type!r}"
+        raise UnusableSchema(Problem((), message)) from None

@@ -13,7 +13,9 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
 
 from generator.metadata.findings import Finding, Position
 from generator.metadata.rules import Encoding, FileTooLarge, MissingFile, NotRegularFile
@@ -212,3 +214,40 @@ def copy_regular_tree(source: Path, target: Path, *, skip: frozenset[str] = froz
                 raise NotRegular(rel / name)
         for name in filenames:
             shutil.copyfile(Path(dirpath) / name, target / rel / name)
+
+
+EntryKind = Literal["file", "symlink", "submodule", "other"]
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One thing in a directory tree, as a work tree or a git commit has it."""
+
+    path: str  # relative to the tree's top, with '/'
+    kind: EntryKind  # a regular file, a symlink, a submodule (or another repository's .git), or else
+    size: int = 0  # bytes of a regular file
+
+
+def list_tree(top: Path) -> list[TreeEntry]:
+    """Every file-like thing under `top` (directories themselves are not listed), without following
+    symlinks. A directory holding `.git` (`top` itself included) is listed once, as a submodule,
+    and not descended into."""
+    entries: list[TreeEntry] = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        here = Path(dirpath)
+        relative = PurePosixPath(here.relative_to(top).as_posix())
+        if ".git" in dirnames or ".git" in filenames:
+            entries.append(TreeEntry(relative.as_posix(), "submodule"))
+            dirnames.clear()
+            continue
+        for name in sorted(dirnames):
+            if os.path.islink(here / name):  # os.walk lists a symlink to a directory among the directories
+                entries.append(TreeEntry((relative / name).as_posix(), "symlink"))
+        dirnames[:] = sorted(d for d in dirnames if not os.path.islink(here / d))
+        for name in sorted(filenames):
+            info = os.lstat(here / name)
+            kind: EntryKind = (
+                "symlink" if stat.S_ISLNK(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else "other"
+            )
+            entries.append(TreeEntry((relative / name).as_posix(), kind, info.st_size if kind == "file" else 0))
+    return entries

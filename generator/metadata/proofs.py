@@ -22,6 +22,9 @@ class CaseProof(StrictModel):
 class VersionProof(StrictModel):
     """One version's run: where, when, and with what result."""
 
+    sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="The binary that was proven (absent in older records)."
+    )
     envoy: str = Field(description="Envoy version the cases ran on.")
     runtime: str = Field(description="Envoy wasm runtime, e.g. envoy.wasm.runtime.v8.")
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Day of the run (UTC).")

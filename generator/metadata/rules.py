@@ -93,6 +93,27 @@ class StrayEntry(Rule):
     severity = Severity.WARNING
 
 
+class ForbiddenCharacter(Rule):
+    """A YAML file holds a character YAML does not allow: NUL, ESC or another control character.
+
+    YAML parsers stop at such a character, so every tool that reads the file would fail on it, and a
+    control character can hide text from a reviewer's terminal. Remove it; write text with the usual
+    escapes inside double quotes (`"\\t"`) where a value really needs one.
+    """
+
+    id = "CAT009"
+
+
+class Submodule(Rule):
+    """A filter's directory holds a git submodule (or another repository's `.git`).
+
+    A submodule is a pointer to code outside this repository: what it contains is neither reviewed
+    nor kept here, and it can change without a pull request. Copy the sources into the directory.
+    """
+
+    id = "CAT010"
+
+
 # --- CAT1xx: metadata --------------------------------------------------------------------------
 
 
@@ -283,6 +304,37 @@ class UnknownTeam(Rule):
     """
 
     id = "CAT125"
+
+
+class ReadmeStub(Rule):
+    """The README still holds a placeholder of the stub that `catalog filter import` writes.
+
+    The README is the filter's page: what it does, its configuration, what happens when it fails.
+    Replace every placeholder paragraph with the filter's own text.
+    """
+
+    id = "CAT126"
+
+
+class NoCases(Rule):
+    """The filter has no `cases.yaml`: only the smoke case (it loads, `GET /` answers) proves it.
+
+    Behaviour cases are what the catalog shows users as proof that the filter does what it says.
+    Write cases for what it does, and for how it refuses a bad configuration.
+    """
+
+    id = "CAT127"
+    severity = Severity.WARNING
+
+
+class YankWithoutReason(Rule):
+    """A yanked version gives no `yank_reason`.
+
+    Users running the version need to know why it was withdrawn to decide how urgently to move
+    away from it. Add a one-line `yank_reason`.
+    """
+
+    id = "CAT128"
 
 
 class CaseConfigFailsSchema(Rule):
@@ -669,6 +721,42 @@ class NewCapability(Rule):
     """
 
     id = "CAT416"
+    severity = Severity.NOTE
+
+
+class ChangesPlatform(Rule):
+    """The pull request changes the reviewer or the platform: workflows, the generator, templates,
+    build files, the C SDK, performance profiles, the teams, catalog-wide settings.
+
+    These decide what every other pull request is checked with and what CI trusts, so they need a
+    maintainer's approval of the pull request's latest commit; the trusted review clears this
+    error once a member of the maintainers' team has approved it.
+    """
+
+    id = "CAT417"
+
+
+class PlatformChangeApproved(Rule):
+    """The pull request changes the platform, and a maintainer approved its latest commit."""
+
+    id = "CAT418"
+    severity = Severity.NOTE
+
+
+class ChecksFailed(Rule):
+    """The pull request's own checks (tests, builds, behaviour cases in Envoy, the site) failed.
+
+    The trusted review reads their outcome as data: a failure lowers the verdict, a success never
+    raises it. Open the checks of the pull request to see what failed.
+    """
+
+    id = "CAT419"
+
+
+class ChecksPending(Rule):
+    """The pull request's own checks have not finished (or did not run): the verdict waits for them."""
+
+    id = "CAT420"
     severity = Severity.NOTE
 
 

@@ -9,6 +9,8 @@ expand a small file into gigabytes, and tags can ask for arbitrary Python object
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,12 +19,15 @@ import yaml
 
 from generator.metadata.files import read_text
 from generator.metadata.findings import Finding, Position
-from generator.metadata.rules import YamlAlias, YamlDuplicateKey, YamlSyntax
+from generator.metadata.rules import ForbiddenCharacter, YamlAlias, YamlDuplicateKey, YamlSyntax
 
 FieldPath = tuple[str | int, ...]
 
 MAX_DEPTH = 32  # nesting deeper than this is refused before PyYAML's recursive composer sees it
 MAX_NUMBER_DIGITS = 30
+
+# What YAML allows in a stream (its "printable" set); anything else stops every YAML parser.
+_FORBIDDEN = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 # Tags PyYAML's safe resolver gives plain scalars; anything else stays the text it was written as.
 _TYPED_SCALARS = {
@@ -94,7 +99,7 @@ _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def parse_yaml(text: str, display: str) -> tuple[YamlDocument | None, list[Finding]]:
     """Parse one YAML document. Returns None and findings when it cannot be trusted."""
-    findings = _refuse_aliases_and_tags(text, display)
+    findings = _refuse_forbidden_characters(text, display) or _refuse_aliases_and_tags(text, display)
     if findings:
         return None, findings
     loader = _Loader(text)
@@ -137,6 +142,20 @@ def _syntax_finding(err: yaml.MarkedYAMLError, display: str) -> Finding:
     )
 
 
+def _refuse_forbidden_characters(text: str, display: str) -> list[Finding]:
+    """A finding for each line holding a character YAML forbids (PyYAML would stop with no position)."""
+    findings = []
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        match = _FORBIDDEN.search(line)
+        if match is None:
+            continue
+        character = match.group()
+        name = unicodedata.name(character, "a control character")
+        message = f"expected text YAML allows, got U+{ord(character):04X} ({name})"
+        findings.append(ForbiddenCharacter.at(display, message, position=Position(line_number, match.start() + 1)))
+    return findings
+
+
 def _refuse_aliases_and_tags(text: str, display: str) -> list[Finding]:
     """One pass over the parser's events, before anything is built from them."""
     findings: list[Finding] = []
@@ -175,6 +194,16 @@ def _explicit_tag(event: yaml.ScalarEvent | yaml.CollectionStartEvent) -> bool:
     return not event.implicit
 
 
+def _too_many_digits(text: str, path: FieldPath) -> str:
+    """What to say about a number too long to be one: usually a sha256 whose hex digits are all 0-9."""
+    if path and path[-1] == "sha256":
+        return (
+            f"expected a sha256 (64 hex digits, as text), got a number: YAML reads digits without quotes as one; "
+            f"write it in quotes: '{text}'"
+        )
+    return f"expected a number of at most {MAX_NUMBER_DIGITS} digits (text of digits goes in quotes), got {len(text)}"
+
+
 class _Builder:
     def __init__(self, doc: YamlDocument, loader: Any) -> None:
         self.doc = doc
@@ -191,7 +220,7 @@ class _Builder:
         if node.tag not in _TYPED_SCALARS:
             return node.value
         if node.tag.endswith((":int", ":float")) and sum(ch.isdigit() for ch in node.value) > MAX_NUMBER_DIGITS:
-            self._refuse(node, path, f"expected a number of at most {MAX_NUMBER_DIGITS} digits")
+            self._refuse(node, path, _too_many_digits(node.value, path))
             return None
         value = self.loader.construct_object(node)
         if isinstance(value, float) and not math.isfinite(value):

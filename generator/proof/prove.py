@@ -7,6 +7,7 @@ findings, and (when asked) the version's entry in `proofs.yaml`.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class ProofReport:
 
     name: str
     version: str
+    sha256: str  # of the binary that ran
     envoy: Envoy
     sandbox: SandboxReport
     results: list[CaseResult]
@@ -49,6 +51,7 @@ class ProofReport:
 
     def proof(self, today: datetime.date) -> VersionProof:
         return VersionProof(
+            sha256=self.sha256,
             envoy=self.envoy.version,
             runtime=WASM_RUNTIME,
             date=today.isoformat(),
@@ -86,7 +89,8 @@ def prove_version(
         wasm_path = Path(tmp) / f"{entry.name}-{version.version}.wasm"
         wasm_path.write_bytes(data)
         results = run_cases(envoy, meta, entry.cases, wasm_path, version.sha256, version.kind, Path(tmp), progress)
-    return ProofReport(entry.name, version.version, envoy, sandbox, results, findings), findings
+    sha256 = hashlib.sha256(data).hexdigest()
+    return ProofReport(entry.name, version.version, sha256, envoy, sandbox, results, findings), findings
 
 
 def record_proof(entry: FilterEntry, report: ProofReport, today: datetime.date) -> None:
