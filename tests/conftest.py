@@ -39,13 +39,17 @@ def require(missing: str | None) -> None:
     pytest.skip(missing)
 
 
-def git(root: Path, *args: str, date: str | None = None, env: dict[str, str] | None = None) -> str:
-    """Run git in `root` as a fixed test identity (at `date`, if given); its stdout."""
+def git(
+    root: Path, *args: str, date: str | None = None, env: dict[str, str] | None = None, input: str | None = None
+) -> str:
+    """Run git in `root` as a fixed test identity (at `date`, if given, with `input` on stdin); its stdout."""
     environment = {**os.environ, **(env or {})}
     if date is not None:
         environment |= {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
     command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false", *args]
-    return subprocess.run(command, cwd=root, check=True, capture_output=True, text=True, env=environment).stdout
+    return subprocess.run(
+        command, cwd=root, check=True, capture_output=True, text=True, env=environment, input=input
+    ).stdout
 
 
 def filter_data(name: str, binary: bytes, **changes: Any) -> dict[str, Any]:

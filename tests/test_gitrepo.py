@@ -313,3 +313,21 @@ def test_no_repository_or_no_commits_means_no_history(empty: Path, tmp_path_fact
     git(empty, "add", "-A")
     git(empty, "commit", "-qm", "no filters")
     assert catalog_history(empty) == {}
+
+
+def test_export_never_writes_through_a_symlink_it_wrote(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A tree naming `src` twice, as a symlink and as a directory (git mktree allows it)."""
+    outside = tmp_path_factory.mktemp("outside")
+    directory = repo / "catalog" / "filters" / "a"
+    (directory / "d").mkdir()
+    (directory / "d" / "evil.txt").write_text("written outside\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "d")
+    subtree = rev_parse(repo, "HEAD:catalog/filters/a/d")
+    link = git(repo, "hash-object", "-w", "--stdin", input=str(outside)).strip()
+    tree = git(repo, "mktree", input=f"120000 blob {link}\tsrc\n040000 tree {subtree}\tsrc\n").strip()
+    commit = git(repo, "commit-tree", tree, "-m", "twice").strip()
+    target = tmp_path_factory.mktemp("export")
+    export_paths(repo, commit, ["src"], target, max_bytes=1000)
+    assert (target / "src").is_symlink()
+    assert list(outside.iterdir()) == []

@@ -313,6 +313,8 @@ def test_markdown_escapes_contributors_text(cli: Cli, repo: CatalogBuilder) -> N
         ("see www.example.org", "see www\u200d.example.org"),
         ("https://x", "https&#58;\u200d//x"),
         ("<b>*x*</b>", "&#60;b&#62;&#42;x&#42;&#60;/b&#62;"),
+        ("see GH-123", "see GH\u200d-123"),
+        ("$x^2$", "&#36;x&#94;2&#36;"),
     ],
 )
 def test_md_inline(text: str, expected: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from generator.gitops import gitrepo
 from generator.gitops.verdict import MANAGED_LABELS, STATUS_CONTEXT
 from tests.conftest import REPO_ROOT, CatalogBuilder, git, version_data
 from tests.reviewrepo import V1, V2, Cli, bump, cited, commit, edit, metadata, only_filter, prove, review, review_repo
@@ -30,7 +31,11 @@ ALL_CONDITIONS = {
     "versions-only",
     "cases-kept",
     "proven",
+    "proofs-kept",
     "no-new-capability",
+    "same-abi-and-kind",
+    "same-source",
+    "checks-passed",
     "no-findings",
 }
 
@@ -67,9 +72,10 @@ def test_a_second_filter_withholds_it(cli: Cli, repo: CatalogBuilder) -> None:
 
 
 def test_a_path_outside_the_filter_withholds_it(cli: Cli, repo: CatalogBuilder) -> None:
-    (repo.root / "docs.md").write_text("more\n")
+    (repo.root / "README.md").write_text("# The catalog, and more\n")
     bump(repo)
-    assert unmet(review(cli, "--author", "alice")) == {"one-filter", "no-findings"}  # CAT407 is a warning
+    # A README outside the filter (prose, not the platform) is a warning, CAT407: not a clean report.
+    assert unmet(review(cli, "--author", "alice")) == {"one-filter", "no-findings"}
 
 
 def test_an_author_who_does_not_own_the_filter_withholds_it(cli: Cli, repo: CatalogBuilder) -> None:
@@ -77,6 +83,32 @@ def test_an_author_who_does_not_own_the_filter_withholds_it(cli: Cli, repo: Cata
     report = review(cli, "--author", "bob")
     assert unmet(report) == {"author-owns", "no-findings"}  # CAT406 is a warning
     assert unmet(review(cli)) == {"author-owns"}  # nobody vouches without an author
+
+
+def test_checks_that_have_not_passed_withhold_it(cli: Cli, repo: CatalogBuilder) -> None:
+    bump(repo)
+    assert unmet(review(cli, "--author", "alice", "--ci", "pending")) == {"checks-passed"}
+    # Without word of the checks (a local run), the fast path is not granted either.
+    report = json.loads(cli("review", "--base", "main", "--format", "json", "--author", "alice").stdout)
+    assert unmet(report) == {"checks-passed"}
+
+
+def test_a_changed_abi_or_kind_withholds_it(cli: Cli, repo: CatalogBuilder) -> None:
+    bump(repo, abi="0.2.0")
+    assert unmet(review(cli, "--author", "alice")) == {"same-abi-and-kind"}
+
+
+def test_rewriting_the_proof_of_a_published_version_withholds_it(cli: Cli, repo: CatalogBuilder) -> None:
+    git(repo.root, "checkout", "-q", "main")
+    prove(repo, "rate-limit", "1.0.0", V1)
+    commit(repo, "proof of 1.0.0")
+    git(repo.root, "checkout", "-q", "-B", "pr")
+    proofs = repo.directory("rate-limit") / "proofs.yaml"
+    proofs.write_text(proofs.read_text().replace("1.40.0", "1.41.0"))
+    bump(repo)
+    report = review(cli, "--author", "alice")
+    assert unmet(report) == {"proofs-kept"}
+    assert only_filter(report)["proofs_rewritten"] == ["1.0.0"]
 
 
 def test_another_metadata_change_withholds_it(cli: Cli, repo: CatalogBuilder) -> None:
@@ -181,7 +213,7 @@ def test_a_new_capability_withholds_it(cli: Cli, repo: CatalogBuilder) -> None:
 def test_failing_checks_withhold_it(cli: Cli, repo: CatalogBuilder) -> None:
     bump(repo)
     report = review(cli, "--author", "alice", "--ci", "failure", status=1)
-    assert unmet(report) == {"no-findings"}
+    assert unmet(report) == {"checks-passed", "no-findings"}  # and the failure is an error, CAT419
     assert cited(report) == ["CAT419"]
     assert report["status"]["state"] == "failure"
 
@@ -205,7 +237,7 @@ def test_pending_checks_hold_the_status_back(cli: Cli, repo: CatalogBuilder) -> 
         "description": "waiting for the pull request's checks",
     }
     assert cited(report) == ["CAT420"]
-    assert report["labels"] == ["simple-version-bump"]  # a note does not withhold the fast path
+    assert report["labels"] == []  # not until the checks have passed
 
 
 # --- the platform --------------------------------------------------------------------------------
@@ -285,6 +317,7 @@ def test_a_new_version_downloaded_from_another_host_is_a_repository_change(cli: 
     report = review(cli, "--author", "alice")
     assert only_filter(report)["repository_changed"] is True
     assert "source repository changed" in report["headline"]
+    assert unmet(report) == {"same-source"}
 
 
 def test_the_report_names_every_managed_label(cli: Cli, repo: CatalogBuilder) -> None:
@@ -436,3 +469,108 @@ def test_the_trusted_entry_point_passes_approvals_and_checks_on(repo: CatalogBui
     assert report["approved_by"] == ["@carol", "@maint"]
     assert cited(report) == ["CAT418", "CAT420"]
     assert report["status"]["state"] == "pending"
+
+
+# --- what a pull request cannot lean on -----------------------------------------------------------
+
+
+def test_ownership_is_read_at_the_tip_of_the_base_not_where_the_branch_began(cli: Cli, repo: CatalogBuilder) -> None:
+    bump(repo)  # the pull request branched off before main changed the owners and the maintainers
+    git(repo.root, "checkout", "-q", "main")
+    edit(repo, "rate-limit", lambda data: data.update(owners=["@dave"]))
+    teams = repo.root / "catalog" / "teams.yaml"
+    teams.write_text(teams.read_text().replace("['@maint']", "['@other']"))
+    commit(repo, "new owners and maintainers on main")
+    git(repo.root, "checkout", "-q", "pr")
+    report = review(cli, "--author", "alice")
+    assert only_filter(report)["owners"] == ["@dave"]
+    assert cited(only_filter(report), "warning") == ["CAT406"]  # alice no longer owns it
+    assert "simple-version-bump" not in report["labels"]
+    (repo.root / "Makefile").write_text("all:\n")
+    commit(repo)
+    assert cited(review(cli, "--author", "alice", "--approved-by", "maint", status=1)) == ["CAT417"]
+    assert cited(review(cli, "--author", "alice", "--approved-by", "other")) == ["CAT418"]
+
+
+def test_anything_outside_the_filters_but_prose_is_the_platform(cli: Cli, repo: CatalogBuilder) -> None:
+    # Each would change what the pull request's own checks run, so that they pass without checking.
+    for name in ("GNUmakefile", "pytest.py", "tests/conftest.py", "docs/index.md", "catalog/filters/.hidden/x"):
+        path = repo.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# anything\n")
+    (repo.root / "CONTRIBUTING.md").write_text("# More prose\n")
+    commit(repo)
+    report = review(cli, "--author", "alice", status=1)
+    assert report["platform_paths"] == [
+        "GNUmakefile",
+        "catalog/filters/.hidden/x",
+        "docs/index.md",
+        "pytest.py",
+        "tests/conftest.py",
+    ]
+    assert cited(report) == ["CAT417", "CAT407"]  # the prose is outside the filter, not the platform
+
+
+def test_only_the_workflow_itself_reports_the_checks(cli: Cli, repo: CatalogBuilder) -> None:
+    script = (REPO_ROOT / ".github" / "scripts" / "review-inputs.sh").read_text()
+    assert '[ "$RUN_PATH" = ".github/workflows/$PR_WORKFLOW" ]' in script  # not a workflow that took its name
+
+
+def test_bots_and_old_logins_are_logins(cli: Cli, repo: CatalogBuilder) -> None:
+    bump(repo)
+    report = review(cli, "--author", "dependabot[bot]", "--approved-by", "old--login-")
+    assert (report["author"], report["approved_by"]) == ("@dependabot[bot]", ["@old--login-"])
+
+
+def test_a_path_that_is_not_utf8_is_reported_not_a_crash(cli: Cli, repo: CatalogBuilder) -> None:
+    name = b"catalog/filters/rate-limit/src/caf\xe9.c"
+    path = Path(os.fsdecode(bytes(repo.root) + b"/" + name))
+    path.parent.mkdir(parents=True)
+    path.write_text("int x;\n")
+    codeowners = repo.root / ".github" / "CODEOWNERS"
+    codeowners.parent.mkdir()
+    codeowners.write_bytes(b"* @acme/maintainers \xff\n")
+    commit(repo)
+    result = cli("review", "--base", "main", "--ci", "success")
+    assert result.exit_code == 1, result.output  # CODEOWNERS that is not what `catalog codeowners` writes
+    assert "\\udce9" in result.stdout
+    report = review(cli, status=1)
+    assert report["platform_paths"] == [".github/CODEOWNERS"]
+    assert "src/caf\udce9.c" in only_filter(report)["changes"][-1]["paths"]
+
+
+def test_a_pull_request_too_large_to_read_is_an_error(
+    cli: Cli, repo: CatalogBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("generator.gitops.review.MAX_CHANGED_PATHS", 10)
+    for index in range(11):
+        (repo.directory("rate-limit") / f"f{index}.c").write_text("\n")
+    commit(repo)
+    report = review(cli, status=1)
+    assert report["filters"] == []
+    assert report["findings"][0]["message"] == (
+        "the pull request changes more than 10 paths: too many to review; split it"
+    )
+    assert report["status"]["state"] == "failure"
+
+
+def test_a_filter_over_the_caps_is_not_exported_whole(
+    cli: Cli, repo: CatalogBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("generator.gitops.review.MAX_FILES", 3)
+    monkeypatch.setattr("generator.metadata.checks.MAX_FILES", 3)
+    exported: list[list[str]] = []
+    real = gitrepo.export_paths
+
+    def spy(root: Path, commit: str, paths: list[str], target: Path, *, max_bytes: int) -> None:
+        exported.append(list(paths))
+        real(root, commit, paths, target, max_bytes=max_bytes)
+
+    monkeypatch.setattr("generator.gitops.gitrepo.export_paths", spy)
+    for index in range(5):
+        (repo.directory("rate-limit") / f"f{index}.c").write_text("\n")
+    bump(repo)
+    entry = only_filter(review(cli, "--author", "alice", status=1))
+    assert "catalog/filters/rate-limit" not in exported[1]  # the head: only the files the loader reads
+    assert "catalog/filters/rate-limit/filter.yaml" in exported[1]
+    assert any(f["rule"] == "CAT001" and "files" in f["message"] for f in entry["findings"])

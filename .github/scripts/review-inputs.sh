@@ -5,13 +5,16 @@
 # latest review approves that head). `skip=true` when there is nothing to review: the run was not
 # for an open pull request, or the pull request has moved on (a newer run reviews it).
 #
+# The base is always the default branch: the catalog publishes from it, and owners and published
+# versions are read there, whatever branch the pull request names.
+#
 # Environment: GH_TOKEN, REPO, EVENT_NAME, and by event: PR_NUMBER (pull_request_target,
-# workflow_dispatch); RUN_HEAD_SHA, RUN_NAME, RUN_EVENT, RUN_CONCLUSION, RUN_PULL_REQUESTS
+# workflow_dispatch); RUN_HEAD_SHA, RUN_PATH, RUN_EVENT, RUN_CONCLUSION, RUN_PULL_REQUESTS
 # (workflow_run). Everything read from an event or an API is data: it is checked, never run.
 set -euo pipefail
 
 : "${GH_TOKEN:?}" "${REPO:?}" "${EVENT_NAME:?}" "${GITHUB_OUTPUT:?}"
-PR_WORKFLOW=pr.yml # the workflow whose conclusion is the pull request's checks
+PR_WORKFLOW=pr.yml # the workflow whose conclusion is the pull request's checks (by its file, not its name)
 
 skip() {
   echo "::notice::$1; nothing to review"
@@ -39,8 +42,9 @@ if [ "$EVENT_NAME" = workflow_run ] && [ "$head" != "$RUN_HEAD_SHA" ]; then
   skip "pull request #$number is at $head, not at $RUN_HEAD_SHA that the run checked"
 fi
 
-# The pull request's own checks for this head: the latest run of the workflow, or none yet.
-if [ "$EVENT_NAME" = workflow_run ] && [ "$RUN_NAME" = "Pull request" ]; then
+# The pull request's own checks for this head: the latest run of the workflow, or none yet. A
+# finished run of pr.yml says it directly; a workflow a pull request adds under the same name does not.
+if [ "$EVENT_NAME" = workflow_run ] && [ "$RUN_PATH" = ".github/workflows/$PR_WORKFLOW" ]; then
   conclusion=$RUN_CONCLUSION
 else
   conclusion=$(gh api "repos/$REPO/actions/workflows/$PR_WORKFLOW/runs?head_sha=$head&event=pull_request&per_page=20" \
@@ -64,7 +68,7 @@ approved_by=$(gh api --paginate "repos/$REPO/pulls/$number/reviews?per_page=100"
   echo "skip=false"
   echo "number=$number"
   echo "head=$head"
-  echo "base=$(jq -r .base.ref <<< "$pull")"
+  echo "base=$(jq -r .base.repo.default_branch <<< "$pull")"
   echo "author=$(jq -r .user.login <<< "$pull")"
   echo "ci=$ci"
   echo "approved_by=$approved_by"

@@ -43,9 +43,13 @@ for login in ${APPROVED_BY:-}; do
   approvals+=(--approved-by "$login")
 done
 mkdir -p "$OUT"
+# What the review prints may quote the pull request's text: nothing in it is a workflow command.
+stop=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
+echo "::stop-commands::$stop"
 status=0
 "$catalog" review --base refs/catalog-review/base --head "$HEAD_SHA" --author "$AUTHOR" --ci "$CI_STATE" \
   "${approvals[@]}" --output-dir "$OUT" || status=$?
+echo "::$stop::"
 # 1: the report has errors (they are in it); anything else: no report.
 if [ "$status" -gt 1 ] || [ ! -f "$OUT/review.json" ]; then
   echo "::error::the review could not be made (exit status $status)" >&2

@@ -15,7 +15,7 @@ from generator.binaries.build import BuildError, build
 from generator.binaries.store import BinaryStore
 from generator.commands.common import dropped_comments
 from generator.gitops import gitrepo
-from generator.metadata import yamledit
+from generator.metadata import rules, yamledit
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
 from generator.metadata.files import write_atomic
 from generator.metadata.findings import Finding, Severity
@@ -107,5 +107,6 @@ def _refuse_if_published(root: Path, name: str, version: str) -> None:
         raise CatalogError(
             f"{name} {version} is published (listed at {short}): its sha256 and size never change, so the new "
             f"build is not recorded over them. Add a new version to {FILTERS_DIR.as_posix()}/{name}/{METADATA_FILE} "
-            f"(the same source.build), then run `catalog filter build {name} --record`; or restore the sources"
+            f"(the same source.build), then run `catalog filter build {name} --record`; or restore the sources "
+            f"[{rules.PublishedVersionChanged.id}]"
         )

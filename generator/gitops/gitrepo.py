@@ -109,6 +109,32 @@ def _path_list(output: Any) -> list[str]:
     return [path for path in _decode(output).split("\0") if path]
 
 
+def _limited(repo: Any, limit: int, *args: str) -> list[str]:
+    """The NUL-separated output of git `args`, read until more than `limit` items have come (then
+    git is stopped: a hostile tree can hold millions of entries). GitError when git fails."""
+    process = repo.git.execute(["git", *args], as_process=True)
+    items: list[str] = []
+    pending = b""
+    try:
+        while len(items) <= limit:
+            chunk = process.proc.stdout.read(1 << 16)
+            if not chunk:
+                break
+            *done, pending = (pending + chunk).split(b"\0")
+            items += [_decode(item) for item in done if item]
+        else:
+            process.proc.kill()  # enough: the caller only needs to know there are more
+        status = process.proc.wait()
+        if status != 0 and len(items) <= limit:
+            stderr = process.proc.stderr.read().decode("utf-8", "replace").strip()
+            raise GitError(f"git failed: {printable(stderr)}")
+    finally:
+        if process.proc.poll() is None:
+            process.proc.kill()
+            process.proc.wait()
+    return items[: limit + 1]
+
+
 def _diff_paths(repo: Any, *revisions: str) -> list[str]:
     """`git diff --name-only` between the revisions (one: against the work tree), from the top."""
     return _path_list(
@@ -189,13 +215,21 @@ def merge_base(root: Path, one: str, other: str) -> str | None:
         return _merge_base(repo, one, other)
 
 
-def changed_paths(root: Path, old: str, new: str) -> list[str]:
+class TooManyPaths(GitError):
+    """More paths differ than a review reads."""
+
+
+def changed_paths(root: Path, old: str, new: str, *, limit: int = 20_000) -> list[str]:
     """The paths, from the repository's top, that differ between commits `old` and `new`.
 
-    A rename counts as a removal and an addition, so both directories involved are seen.
+    A rename counts as a removal and an addition, so both directories involved are seen. More than
+    `limit` paths raise TooManyPaths (git is stopped there).
     """
     with _open(root) as repo:
-        return _diff_paths(repo, old, new)
+        paths = _limited(repo, limit, "diff", "--name-only", "-z", "--no-renames", "--no-relative", old, new, "--")
+    if len(paths) > limit:
+        raise TooManyPaths(f"more than {limit} paths differ between {old[:12]} and {new[:12]}")
+    return paths
 
 
 # Tree entry modes: the type bits, a symbolic link's type, and a regular file's two modes.
@@ -224,24 +258,21 @@ def export_paths(root: Path, commit: str, paths: Iterable[str], target: Path, *,
                     _write_blob(blob, target)
 
 
-def tree_entries(root: Path, commit: str, path: str) -> list[TreeEntry]:
+def tree_entries(root: Path, commit: str, path: str, *, limit: int = 1000) -> list[TreeEntry]:
     """What the directory `path` holds at `commit`, as `generator.metadata.files.list_tree` lists a
-    work tree: regular files with their sizes, symlinks, submodules (no content is read)."""
+    work tree: regular files with their sizes, symlinks, submodules (no content is read). At most
+    `limit` + 1 entries are listed, so a caller sees that there are more than `limit`."""
+    _check_ref(commit)
     with _open(root) as repo:
-        try:
-            top = repo.commit(commit).tree / path
-        except KeyError:
-            return []
-        if top.type != "tree":
-            return [TreeEntry(".", _kind(top.mode), int(top.size) if top.type == "blob" else 0)]
-        entries = []
-        for item in top.traverse():
-            if item.type == "tree":
-                continue
-            relative = PurePosixPath(item.path).relative_to(path).as_posix()
-            kind = _kind(item.mode)
-            entries.append(TreeEntry(relative, kind, int(item.size) if kind == "file" else 0))
-        return sorted(entries, key=lambda entry: entry.path)
+        lines = _limited(repo, limit, "ls-tree", "-r", "-z", "-l", "--full-tree", commit, "--", path)
+    entries = []
+    for line in lines:
+        meta, _, name = line.partition("\t")
+        mode, _kind_name, _object, size = meta.split(maxsplit=3)
+        kind = _kind(int(mode, 8))
+        relative = PurePosixPath(name).relative_to(path).as_posix() if name != path else "."
+        entries.append(TreeEntry(relative, kind, int(size) if kind == "file" else 0))
+    return sorted(entries, key=lambda entry: entry.path)
 
 
 def _kind(mode: int) -> EntryKind:
@@ -259,11 +290,20 @@ def _write_blob(blob: Any, target: Path) -> None:
     if not parts or any(part in ("", ".", "..") or "\\" in part for part in parts):
         return  # git itself refuses to check such a path out
     destination = target.joinpath(*parts)
+    # Never write through a symlink the export made itself (a tree may name a path twice).
+    here = target
+    for part in parts[:-1]:
+        here = here / part
+        if here.is_symlink():
+            return
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if destination.exists() or destination.is_symlink():
+        return
     if blob.mode & _TYPE_MASK == _LINK_MODE:
         os.symlink(os.fsdecode(blob.data_stream.read()), destination)
         return
-    with open(destination, "wb") as handle:
+    fd = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as handle:
         blob.stream_data(handle)
 
 

@@ -22,12 +22,14 @@ from generator.metadata.text import Safe, md_text, printable
 TEMPLATES = Path(__file__).parent / "templates"
 
 _ZWJ = "\u200d"
-_AUTOLINK = re.compile(r"(?i)(www)(\.)|(:)(//)|([@#])")
+# What GitHub turns into links after Markdown: web addresses, mentions, issue references (#1, GH-1).
+_AUTOLINK = re.compile(r"(?i)(www)(\.)|(:)(//)|([@#])|(GH)(-)")
 
 
 def render_json(result: Review, verdict: Verdict) -> str:
     """The report as JSON: the review, then the verdict's keys."""
-    return json.dumps({**result.to_json(), **verdict.to_json()}, indent=2, ensure_ascii=False) + "\n"
+    # ASCII with escapes: a path that is not UTF-8 (a lone surrogate) stays representable.
+    return json.dumps({**result.to_json(), **verdict.to_json()}, indent=2) + "\n"
 
 
 def md_inline(value: Any) -> str:
@@ -40,7 +42,7 @@ def md_inline(value: Any) -> str:
     if isinstance(value, Safe):
         return value
     text = printable("" if value is None else str(value))
-    return md_text(_AUTOLINK.sub(_break_up, text))
+    return md_text(_AUTOLINK.sub(_break_up, text)).replace("$", "&#36;")  # `$` starts math on GitHub
 
 
 def _break_up(match: re.Match[str]) -> str:

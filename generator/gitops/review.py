@@ -38,6 +38,7 @@ has no path. In JSON each is `Finding.to_json()`. Commits are read through `gene
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,8 +51,15 @@ import semver
 from generator.gitops import codeowners, gitrepo
 from generator.metadata import rules
 from generator.metadata.cases import CASES_FILE, CasesFile
-from generator.metadata.checks import MAX_FILE_BYTES, check_filter_files, check_metadata
+from generator.metadata.checks import (
+    MAX_DIRECTORY_BYTES,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    check_filter_files,
+    check_metadata,
+)
 from generator.metadata.errors import CatalogError, UsageError
+from generator.metadata.files import TreeEntry
 from generator.metadata.findings import Finding, Rule, Severity
 from generator.metadata.layout import (
     FILTERS_DIR,
@@ -63,7 +71,6 @@ from generator.metadata.layout import (
 )
 from generator.metadata.loader import Catalog, FilterEntry, load_catalog
 from generator.metadata.model import FilterMeta, TeamsFile, Version
-from generator.metadata.names import USER_HANDLE
 from generator.metadata.proofs import PROOFS_FILE, Proofs
 from generator.metadata.text import printable
 from generator.metadata.yamlfile import FieldPath, format_path
@@ -71,6 +78,9 @@ from generator.metadata.yamlfile import FieldPath, format_path
 # What the pull request's own checks concluded, as the trusted workflow read it (None: not asked).
 CiState = Literal["success", "failure", "pending"]
 CODEOWNERS_PATH = codeowners.CODEOWNERS_FILE.as_posix()
+MAX_CHANGED_PATHS = 20_000  # a pull request that changes more is not read at all
+# A GitHub login (`dependabot[bot]` for an app's bot; older logins may have '--' or end in '-').
+LOGIN = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9-]{0,38}(\[bot\])?$")
 
 # The facts of a published version: what users pinned by sha256 and what CI checked.
 IMMUTABLE_FIELDS = ("sha256", "size", "abi", "kind", "capabilities", "source")
@@ -185,6 +195,7 @@ class FilterReview:
     repository_changed: bool = False  # `repository`, or the host new versions download from
     cases_weakened: list[str] = field(default_factory=list)  # base cases removed or changed, each a sentence
     unproven: list[str] = field(default_factory=list)  # new versions proofs.yaml does not prove, each a sentence
+    proofs_rewritten: list[str] = field(default_factory=list)  # versions whose recorded proof the head changes
 
     def kinds(self) -> set[str]:
         return {change.kind for change in self.changes}
@@ -208,6 +219,7 @@ class FilterReview:
             "binary": self.binary.to_json() if self.binary else None,
             "cases_weakened": self.cases_weakened,
             "unproven": self.unproven,
+            "proofs_rewritten": self.proofs_rewritten,
         }
 
 
@@ -338,21 +350,31 @@ def review(
     base_commit = _resolve(root, base, "--base")
     head_commit = _resolve(root, head, "--head")
     with tempfile.TemporaryDirectory(prefix="catalog-review-") as tmp:
-        before_root, after_root = Path(tmp) / "base", Path(tmp) / "head"
+        before_root, after_root, rights_root = Path(tmp) / "merge-base", Path(tmp) / "head", Path(tmp) / "base"
         try:
             merge_base = gitrepo.merge_base(root, base_commit, head_commit)
             if merge_base is None:
                 raise UsageError(f"'{printable(base)}' and '{printable(head)}' have no common history")
-            filters, outside = _classify(gitrepo.changed_paths(root, merge_base, head_commit))
+            try:
+                changed = gitrepo.changed_paths(root, merge_base, head_commit, limit=MAX_CHANGED_PATHS)
+            except gitrepo.TooManyPaths:
+                return _too_large(base, head, base_commit, head_commit, merge_base, author, ci, approvers)
+            filters, outside = _classify(changed)
+            # The head's trees first, capped: a directory over the caps is not exported whole.
+            trees = {
+                name: gitrepo.tree_entries(root, head_commit, _directory(name), limit=MAX_FILES) for name in filters
+            }
             _export(root, merge_base, sorted(filters), before_root)
-            _export(root, head_commit, sorted(filters), after_root)
-            trees = {name: gitrepo.tree_entries(root, head_commit, _directory(name)) for name in filters}
+            _export(root, head_commit, sorted(filters), after_root, oversized=_oversized(trees))
+            if base_commit != merge_base:  # the base moved on since the pull request branched off
+                _export(root, base_commit, sorted(filters), rights_root)
             if CODEOWNERS_PATH in outside and _codeowners_follow(root, head_commit, Path(tmp) / "owners"):
                 outside.remove(CODEOWNERS_PATH)  # regenerated from the filters' owners, as CONTRIBUTING asks
         except gitrepo.GitError as err:
             raise CatalogError(str(err)) from None
         before = load_catalog(before_root, filters)
         after = load_catalog(after_root, filters)
+        rights = load_catalog(rights_root, filters) if base_commit != merge_base else before
         result = Review(
             base=base,
             head=head,
@@ -360,17 +382,17 @@ def review(
             head_commit=head_commit,
             merge_base=merge_base,
             author=author,
-            maintainers=before.teams.maintainers if before.teams else None,
+            maintainers=rights.teams.maintainers if rights.teams else None,
             outside_paths=sorted(outside),
             platform_paths=sorted(p for p in outside if is_platform(p)),
             ci=ci,
             approved_by=approvers,
-            teams=before.teams,
+            teams=rights.teams,
         )
         # Problems of changed catalog-wide files (a broken teams.yaml), as the head has them.
         result.findings += [f for f in after.findings if f.path in outside]
         for name in sorted(filters):
-            filter_review = _review_filter(name, filters[name], before, after, author)
+            filter_review = _review_filter(name, filters[name], before, after, rights, author)
             # A file or a symlink where the filter's directory should be.
             filter_review.findings += [f for f in after.findings if _under(f.path, _directory(name))]
             if filter_review.status != "removed":
@@ -390,7 +412,7 @@ def _directory(name: str) -> str:
 def normalize_author(login: str, option: str = "--author") -> str:
     """`alice` or `@alice` -> `@alice`; a usage error for anything that is not a GitHub login."""
     handle = "@" + login.strip().removeprefix("@")
-    if not USER_HANDLE.match(handle):
+    if not LOGIN.match(handle):
         raise UsageError(f"{option}: expected a GitHub login such as alice or @alice, got '{printable(login)}'")
     return handle
 
@@ -404,20 +426,27 @@ def _present(catalog: Catalog, name: str) -> bool:
     return path.exists() or path.is_symlink()
 
 
-def _review_filter(name: str, paths: list[str], before: Catalog, after: Catalog, author: str | None) -> FilterReview:
+def _review_filter(
+    name: str, paths: list[str], before: Catalog, after: Catalog, rights: Catalog, author: str | None
+) -> FilterReview:
+    """What the pull request does to filter `name`: `before` (the merge base) against `after` (the
+    head); who owns it and who may approve come from `rights` (the base's tip), never the head."""
     old, new = before.entries.get(name), after.entries.get(name)
     old_meta, new_meta = (old.meta if old else None), (new.meta if new else None)
+    owned = rights.entries.get(name)
+    owners = list(owned.meta.owners) if owned is not None and owned.meta is not None else None
     status = "new" if not _present(before, name) else "removed" if not _present(after, name) else "changed"
     verdict = FilterReview(name=name, status=status)
     if old_meta is not None:
-        verdict.title, verdict.owners = old_meta.title, list(old_meta.owners)
+        verdict.title = old_meta.title
+    verdict.owners = owners or []
     if status == "removed":
         verdict.changes.append(Change("removed-filter", {"versions": _versions(old_meta)}))
         verdict.findings += _removed_filter(name, old)
     else:
         if status == "new":
             verdict.changes.append(Change("new-filter", {"versions": _versions(new_meta)}))
-            maintainers = f" ({before.teams.maintainers})" if before.teams else ""
+            maintainers = f" ({rights.teams.maintainers})" if rights.teams else ""
             message = f"a new filter: a maintainer{maintainers} must approve it"
             verdict.findings.append(rules.NewFilter.at("", message))
         if new is None or new_meta is None:
@@ -429,7 +458,7 @@ def _review_filter(name: str, paths: list[str], before: Catalog, after: Catalog,
             verdict.title = new_meta.title
             verdict.findings += new.findings + check_metadata(new, after.teams)
             if status == "new":
-                verdict.owners = list(new_meta.owners)
+                verdict.owners = list(new_meta.owners)  # nobody owns it at the base yet
                 verdict.binary = BinaryChange(None, RecordedBinary.of(new_meta.latest))
             elif old_meta is None:
                 message = "the filter does not load at the base, so its published versions cannot be compared"
@@ -445,12 +474,17 @@ def _review_filter(name: str, paths: list[str], before: Catalog, after: Catalog,
                 verdict.cases_weakened = _cases_weakened(old.cases if old else None, new.cases)
                 added = [c.details["version"] for c in version_changes if c.kind == "new-version"]
                 verdict.unproven = _unproven(new_meta, new.cases, new.proofs, added)
+                verdict.proofs_rewritten = sorted(
+                    version
+                    for version, proof in (old.proofs.versions.items() if old else [])
+                    if new.proofs.versions.get(version) != proof
+                )
         verdict.changes.append(Change("files", {"paths": paths}))
         if verdict.binary is not None:
             verdict.findings += _binary_notes(verdict.binary)
-    if old_meta is not None and author is not None and not _may_approve(author, old_meta.owners, before.teams):
+    if owners is not None and author is not None and not _may_approve(author, owners, rights.teams):
         message = (
-            f"the author {author} is not an owner of {name} (owners at the base: {', '.join(old_meta.owners)}); "
+            f"the author {author} is not an owner of {name} (owners at the base: {', '.join(owners)}); "
             "an owner or a maintainer must approve"
         )
         verdict.findings.append(rules.AuthorNotOwner.at("", message))
@@ -722,16 +756,50 @@ def _classify(paths: list[str]) -> tuple[dict[str, list[str]], list[str]]:
     return filters, outside
 
 
-def _export(root: Path, commit: str, names: list[str], target: Path) -> None:
+def _export(
+    root: Path, commit: str, names: list[str], target: Path, *, oversized: frozenset[str] = frozenset()
+) -> None:
     """Write the catalog's settings and the directories of `names` at `commit` under `target`.
 
     Symlinks are written as symlinks, so the loader refuses them as it would in a checkout; files
-    over the size cap are not written (the tree check reports them).
+    over the size cap are not written (the tree check reports them), and of a directory over the
+    caps (`oversized`) only the files the loader reads.
     """
     (target / FILTERS_DIR).mkdir(parents=True)
     wanted = [SETTINGS_FILE.as_posix(), TEAMS_FILE.as_posix()]
-    wanted += [(FILTERS_DIR / name).as_posix() for name in names]
+    for name in names:
+        if name in oversized:
+            wanted += [f"{_directory(name)}/{file}" for file in sorted(VERSION_FILES)]
+        else:
+            wanted.append(_directory(name))
     gitrepo.export_paths(root, commit, wanted, target, max_bytes=MAX_FILE_BYTES)
+
+
+def _oversized(trees: dict[str, list[TreeEntry]]) -> frozenset[str]:
+    """The filters whose directory at the head holds more files or bytes than a filter may."""
+    return frozenset(
+        name
+        for name, entries in trees.items()
+        if len(entries) > MAX_FILES or sum(entry.size for entry in entries) > MAX_DIRECTORY_BYTES
+    )
+
+
+def _too_large(
+    base: str,
+    head: str,
+    base_commit: str,
+    head_commit: str,
+    merge_base: str,
+    author: str | None,
+    ci: CiState | None,
+    approvers: list[str],
+) -> Review:
+    """The review of a pull request that changes too many paths to read: one error, nothing else."""
+    result = Review(base, head, base_commit, head_commit, merge_base, author, None, ci=ci, approved_by=approvers)
+    message = f"the pull request changes more than {MAX_CHANGED_PATHS} paths: too many to review; split it"
+    result.findings.append(rules.FileTooLarge.at("", message))
+    result.findings += _ci_findings(ci)
+    return result
 
 
 def _codeowners_follow(root: Path, commit: str, target: Path) -> bool:
@@ -747,4 +815,4 @@ def _codeowners_follow(root: Path, commit: str, target: Path) -> bool:
         generated = codeowners.render(target).text
     except CatalogError:
         return False
-    return committed.is_file() and not committed.is_symlink() and committed.read_text(encoding="utf-8") == generated
+    return committed.is_file() and not committed.is_symlink() and committed.read_bytes() == generated.encode("utf-8")

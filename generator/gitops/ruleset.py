@@ -55,7 +55,12 @@ def load_ruleset(root: Path) -> Ruleset:
         statuses = [check["context"] for check in checks if isinstance(check, dict) and "context" in check]
         sources = {check.get("integration_id") for check in checks if isinstance(check, dict)}
         source = " (set by GitHub Actions only)" if sources == {GITHUB_ACTIONS_APP} else ""
-        settings.append(f"required status: {', '.join(statuses)}{source}")
+        fresh = (
+            ", on a branch up to date with the base"
+            if rules["required_status_checks"].get("strict_required_status_checks_policy")
+            else ""
+        )
+        settings.append(f"required status: {', '.join(statuses)}{source}{fresh}")
     if "pull_request" in rules:
         review = rules["pull_request"]
         settings.append(

@@ -157,12 +157,50 @@ def bump_conditions(result: Review) -> list[Condition]:
             else "expected proofs.yaml to record each new version as proven: " + "; ".join(only.unproven),
         )
     )
-    added = only.binary.capabilities_added if only.binary else []
+    conditions.append(
+        Condition(
+            "proofs-kept",
+            not only.proofs_rewritten,
+            "the recorded proofs of the published versions are kept"
+            if not only.proofs_rewritten
+            else f"expected the proofs of published versions kept, got changes to {', '.join(only.proofs_rewritten)}",
+        )
+    )
+    binary = only.binary
+    added = binary.capabilities_added if binary else []
     conditions.append(
         Condition(
             "no-new-capability",
             not added,
             "no new capability" if not added else f"expected no new capability, got {', '.join(added)}",
+        )
+    )
+    same_kind = binary is not None and not binary.abi_changed and not binary.kind_changed
+    conditions.append(
+        Condition(
+            "same-abi-and-kind",
+            same_kind,
+            "the same proxy-wasm ABI and kind as the previous version"
+            if same_kind
+            else "expected the same proxy-wasm ABI and kind as the previous version, got a change",
+        )
+    )
+    conditions.append(
+        Condition(
+            "same-source",
+            not only.repository_changed,
+            "the same source repository, and the binary comes from the same host"
+            if not only.repository_changed
+            else "expected the same source repository and download host, got a change",
+        )
+    )
+    conditions.append(
+        Condition(
+            "checks-passed",
+            result.ci == "success",
+            "the pull request's checks passed"
+            if result.ci == "success"
+            else f"expected the pull request's checks to have passed, got {result.ci or 'no word of them (--ci)'}",
         )
     )
     clean = not result.errors and not result.warnings
@@ -220,4 +258,6 @@ def _first_errors(result: Review) -> str:
 
 
 def _short(text: str) -> str:
+    """One line of at most MAX_DESCRIPTION characters, as a commit status takes it."""
+    text = " ".join(text.split())
     return text if len(text) <= MAX_DESCRIPTION else text[: MAX_DESCRIPTION - 1] + "…"

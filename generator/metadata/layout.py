@@ -20,8 +20,10 @@ def find_repo_root(start: Path) -> Path:
     return start
 
 
-# The platform: what decides how every pull request is checked and what CI trusts. A change to any
-# of these needs a maintainer (the review's CAT417; CODEOWNERS names the maintainers for each).
+# The platform: what decides how every pull request is checked, what CI runs and what the site
+# serves. A change needs a maintainer (the review's CAT417; CODEOWNERS names the maintainers for
+# each of these). Everything outside a filter's directory counts, not only these: a `GNUmakefile`
+# or a `pytest.py` at the root would change what CI runs as surely as the Makefile (`is_platform`).
 # A directory ends with '/'.
 PLATFORM_PATHS = (
     ".github/",
@@ -40,6 +42,13 @@ PLATFORM_PATHS = (
 )
 
 
+# Outside the filters, only prose that GitHub shows and nothing runs or serves is not the platform.
+PROSE_PATHS = ("README.md", "CONTRIBUTING.md")
+
+
 def is_platform(path: str) -> bool:
-    """Whether the repository path `path` is part of the platform (`PLATFORM_PATHS`)."""
-    return any(path == p or (p.endswith("/") and path.startswith(p)) for p in PLATFORM_PATHS)
+    """Whether the repository path `path` is part of the platform: anything outside a filter's
+    directory (`catalog/filters/NAME/...`) but the prose files of `PROSE_PATHS`."""
+    parts = path.split("/")
+    in_a_filter = len(parts) > 3 and "/".join(parts[:2]) == FILTERS_DIR.as_posix() and not parts[2].startswith(".")
+    return not in_a_filter and path not in PROSE_PATHS

@@ -34,7 +34,8 @@ def printable(text: str) -> str:
         code = ord(ch)
         if ch in "\n\t":
             out.append(ch)
-        elif code < 32 or 127 <= code < 160 or code in _INVISIBLE:
+        elif code < 32 or 127 <= code < 160 or code in _INVISIBLE or 0xD800 <= code <= 0xDFFF:
+            # Lone surrogates stand for bytes of a file name that are not UTF-8; they cannot be printed.
             out.append(f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
         else:
             out.append(ch)
