@@ -14,23 +14,41 @@ setup: $(STAMP) toolchains
 # The Python environment alone (the `catalog` command): what the trusted review workflow needs.
 venv: $(STAMP)
 
-# From Debian, installed only when missing: clang 14 and lld 14 for the C filters, chromium for
-# the site's browser tests (driven by Playwright; never a downloaded browser), the load generators
-# of `catalog filter bench` (wrk, h2load from nghttp2-client) and openssl for its TLS certificates.
-# Node.js and npm (for the AssemblyScript filter) come with the machine.
-toolchains:
-	@missing=""; \
-	command -v clang-14 >/dev/null || missing="$$missing clang-14"; \
-	command -v wasm-ld-14 >/dev/null || missing="$$missing lld-14"; \
-	test -x /usr/bin/chromium || missing="$$missing chromium"; \
-	command -v wrk >/dev/null || missing="$$missing wrk"; \
-	command -v h2load >/dev/null || missing="$$missing nghttp2-client"; \
-	command -v openssl >/dev/null || missing="$$missing openssl"; \
+# Debian packages, installed only when missing (as root; otherwise the error says what to install),
+# each job taking what it needs: `make site` nothing, a release the toolchain of its recipe,
+# `make test` all of them. A package is named by a command it provides (or a file, from '/').
+#   toolchain-clang           the C filters' recipe: clang 14 and lld 14
+#   toolchain-assemblyscript  the AssemblyScript recipe: Node.js and npm (where the machine lacks them)
+#   toolchain-wat, -url       nothing: WAT is compiled by wasmtime, a release URL is downloaded
+#   toolchain-browser         chromium, for the site's browser tests (Playwright; never a downloaded browser)
+#   toolchain-bench           the load generators of `catalog filter bench` (wrk, h2load) and openssl
+#   toolchain-github          gh and jq, for the workflows that talk to GitHub
+define debian
+	@missing=""; for pair in $(1); do tool=$${pair%%=*}; package=$${pair#*=}; \
+	  case "$$tool" in /*) test -x "$$tool" ;; *) command -v "$$tool" > /dev/null ;; esac || missing="$$missing $$package"; \
+	done; \
 	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (Debian)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (Debian)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing > /dev/null; \
 	  else echo "missing:$$missing; run 'sudo apt-get install$$missing' (Debian 12)" >&2; exit 1; fi; \
 	fi
-	@command -v node >/dev/null && command -v npm >/dev/null || { echo "missing toolchain: install Node.js 20 and npm" >&2; exit 1; }
+endef
+
+.PHONY: toolchain-clang toolchain-assemblyscript toolchain-wat toolchain-url toolchain-browser toolchain-bench toolchain-github
+toolchain-clang:
+	$(call debian,clang-14=clang-14 wasm-ld-14=lld-14)
+toolchain-assemblyscript:
+	$(call debian,node=nodejs npm=npm)
+toolchain-wat toolchain-url:
+	@true
+toolchain-browser:
+	$(call debian,/usr/bin/chromium=chromium)
+toolchain-bench:
+	$(call debian,wrk=wrk h2load=nghttp2-client openssl=openssl)
+toolchain-github:
+	$(call debian,gh=gh jq=jq)
+
+toolchains: toolchain-clang toolchain-assemblyscript toolchain-browser toolchain-bench
 
 # Everything is pinned: direct dependencies in pyproject.toml, the rest in constraints.txt.
 $(STAMP): pyproject.toml constraints.txt
@@ -58,7 +76,7 @@ $(LINTERS): .ci/workflow-linters.txt $(STAMP)
 	  -r .ci/workflow-linters.txt
 	touch $(LINTERS)
 
-lint: setup $(LINTERS)
+lint: $(STAMP) $(LINTERS)
 	$(VENV)/bin/ruff check generator tests benchmarks
 	$(VENV)/bin/ruff format --check generator tests benchmarks
 	$(VENV)/bin/mypy
@@ -73,7 +91,7 @@ lint: setup $(LINTERS)
 # servers on ports the kernel picks and writes only under its own temporary directory.
 WORKERS ?= 2
 
-test: lint
+test: lint toolchains
 	$(PY) -m pytest -n $(WORKERS)
 
 quick: setup

@@ -7,7 +7,6 @@ Exit status: 0 success, 1 findings with errors or a command that could not be do
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -926,7 +925,7 @@ def release_plan_command(state: State, base: str, head: str | None, fmt: str) ->
     required=True,
     metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory to create (or an empty one) for the asset, its .sha256 and notes.md.",
+    help="Directory for the asset, its .sha256 and TAG.notes.md (created if needed; shared by versions).",
 )
 @click.option(
     "--site-url",
@@ -937,10 +936,12 @@ def release_plan_command(state: State, base: str, head: str | None, fmt: str) ->
 def release_prepare_command(state: State, spec: str, directory: Path, site_url: str | None) -> None:
     """Write a version's release files, after checking its binary against filter.yaml.
 
-    The binary comes from where `catalog validate` gets it (the store, the build recipe, or
-    source.url) and is refused unless its sha256, size and other facts are the recorded ones.
-    DIR gets ASSET (named by catalog.yaml's release_url), ASSET.sha256 (for `sha256sum -c`) and
-    notes.md, all or nothing. Then: gh release create TAG DIR/ASSET --notes-file DIR/notes.md
+    Any version, any time: the binary comes from the store, the build recipe, or source.url (as
+    `catalog validate` gets it), else from the git commit whose sources built the version, else
+    from the published release asset; it is refused unless its sha256, size and other facts are
+    the recorded ones. DIR (created if needed; other versions' files may be there) gets ASSET
+    (named by catalog.yaml's release_url), ASSET.sha256 (for `sha256sum -c`) and TAG.notes.md, all
+    or nothing. The next step, `gh release create ...`, is printed.
     """
     from generator.gitops import release as release_cmd
 
@@ -948,15 +949,40 @@ def release_prepare_command(state: State, spec: str, directory: Path, site_url: 
         url = site_url if site_url is not None else release_cmd.configured_site_url(state.catalog_root)
         prepared = release_cmd.prepare(state.catalog_root, state.store, spec, directory, site_url=url or None)
     release = prepared.release
-    asset = directory / release.asset
     err.print(
-        f"prepared {release.tag} in {directory}: {', '.join(prepared.files)} "
-        f"({release.size} bytes, sha256 {release.sha256})",
+        printable(
+            f"prepared {release.tag} in {directory}: {', '.join(prepared.files)} "
+            f"({release.size} bytes, sha256 {release.sha256}; from {prepared.origin})"
+        ),
         highlight=False,
     )
-    notes = directory / release_cmd.NOTES_FILE
-    command = f"gh release create {release.tag} {shlex.quote(str(asset))} --notes-file {shlex.quote(str(notes))}"
-    err.print(f"next: {command}", highlight=False, emoji=False)
+    err.print(f"next: {prepared.gh_command()}", highlight=False, emoji=False)
+
+
+@release_group.command("mirror")
+@click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--offline", is_flag=True, help="Do not download published assets; use the store and the recipes.")
+@pass_state
+def release_mirror_command(state: State, directory: Path, offline: bool) -> None:
+    """Write a mirror of the public catalog into DIR: every version's asset and .sha256, and an index.json.
+
+    Each binary is checked against filter.yaml (from the store, its recipe, the commit that built
+    it, or the published release). Serve DIR from any static host; then
+    `catalog filter download NAME --mirror URL`, `--index URL/index.json`, or the site built with
+    CATALOG_MIRROR=URL fetch from it. Files already there with the right sha256 are kept.
+    """
+    from generator.binaries.obtain import BinaryOptions
+    from generator.commands.mirror import INDEX_FILE, write_mirror
+
+    with handled():
+        result = write_mirror(state.catalog_root, state.store, directory, BinaryOptions(offline=offline))
+    for left_out in result.left_out:
+        err.print(f"note: {printable(left_out)} is yanked and has no asset to mirror; left out", highlight=False)
+    err.print(
+        f"mirror in {directory}: {_count(len(result.written), 'version')} written, {len(result.kept)} already "
+        f"there, and {INDEX_FILE}",
+        highlight=False,
+    )
 
 
 # --- download --------------------------------------------------------------------------------
@@ -977,16 +1003,23 @@ def release_prepare_command(state: State, spec: str, directory: Path, site_url: 
     help="A catalog site's index.json (URL or file) to look the filter up in, instead of the local catalog.",
 )
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+@click.option(
+    "--mirror",
+    envvar="CATALOG_MIRROR",
+    metavar="URL",
+    help="A mirror of the release assets (`catalog release mirror`): download its copy. Env: CATALOG_MIRROR.",
+)
 @click.option("--allow-http", is_flag=True, help="Allow plain http and hosts on private addresses (a local mirror).")
 @pass_state
 def download_command(
-    state: State, spec: str, output: Path | None, index: str | None, force: bool, allow_http: bool
+    state: State, spec: str, output: Path | None, index: str | None, force: bool, mirror: str | None, allow_http: bool
 ) -> None:
     """Download a published binary and keep it only if its sha256 is the recorded one.
 
     VERSION defaults to the latest that is not yanked; a yanked one given explicitly is downloaded
     with a warning. The URL and sha256 come from the local catalog (what the site links to), or
-    from a site's index.json with --index. Refused bytes leave nothing behind.
+    from a site's or a mirror's index.json with --index; --mirror fetches a mirror's copy. The
+    sha256 is always the judge: refused bytes leave nothing behind.
     """
     from generator.binaries.fetch import FetchPolicy
     from generator.commands import download as download_cmd
@@ -998,6 +1031,7 @@ def download_command(
             index=index,
             force=force,
             policy=FetchPolicy(allow_http=allow_http, allow_private_hosts=allow_http),
+            mirror=mirror or None,
         )
         root = None if index is not None else state.catalog_root
         with _download_progress(True) as progress:

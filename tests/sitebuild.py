@@ -205,9 +205,22 @@ def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
     }
 
 
-def site_config(root: Path, site_dir: Path, release_url: str | None = None) -> Path:
+class _MkdocsLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml: its tags (`!ENV [NAME, default]`) become their default value."""
+
+
+_MkdocsLoader.add_multi_constructor("", lambda loader, suffix, node: loader.construct_sequence(node)[-1])
+
+
+def read_mkdocs_config(path: Path) -> dict[str, Any]:
+    """A mkdocs.yml as data, `!ENV` values taken as their defaults."""
+    config: dict[str, Any] = yaml.load(path.read_text(), Loader=_MkdocsLoader)  # noqa: S506 (a SafeLoader)
+    return config
+
+
+def site_config(root: Path, site_dir: Path, release_url: str | None = None, mirror: str | None = None) -> Path:
     """A mkdocs.yml for the catalog at `root`: the repository's own, with paths made absolute."""
-    config: dict[str, Any] = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text())
+    config = read_mkdocs_config(REPO_ROOT / "mkdocs.yml")
     config["docs_dir"] = str(REPO_ROOT / "docs")
     config["site_dir"] = str(site_dir)
     config["repo_url"] = REPOSITORY
@@ -215,15 +228,19 @@ def site_config(root: Path, site_dir: Path, release_url: str | None = None) -> P
     plugin: dict[str, Any] = {"templates": str(REPO_ROOT / "site_templates")}
     if release_url is not None:
         plugin["release_url"] = release_url
+    if mirror is not None:
+        plugin["mirror"] = mirror
     config["plugins"] = ["search", {"catalog": plugin}]
     path = root / "mkdocs.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 
-def build_site(root: Path, site_dir: Path, release_url: str | None = None) -> subprocess.CompletedProcess[str]:
+def build_site(
+    root: Path, site_dir: Path, release_url: str | None = None, mirror: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """`mkdocs build --strict` of the catalog at `root`, as a user runs it."""
-    config = site_config(root, site_dir, release_url)
+    config = site_config(root, site_dir, release_url, mirror)
     return subprocess.run(
         [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-f", str(config)],
         cwd=root, capture_output=True, text=True, timeout=300,

@@ -3,6 +3,7 @@ only when its sha256 is the recorded one. Every server is on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -244,3 +245,77 @@ def test_local_catalog_downloads_the_release_or_the_versions_own_url(catalog: Ca
         with pytest.raises(CatalogError, match="expected sha256"):
             download_filter(catalog.root, DownloadRequest("alpha", tmp_path / "bad.wasm", policy=policy))
         assert not (tmp_path / "bad.wasm").exists()
+
+
+# --- mirrors ---------------------------------------------------------------------------------------
+
+
+def serve_directory(server: StaticServer, directory: Path) -> str:
+    """Every file under `directory` served by `server` at its relative path; the mirror's address."""
+    for path in directory.rglob("*"):
+        if path.is_file():
+            server.files["/mirror/" + path.relative_to(directory).as_posix()] = path.read_bytes()
+    return server.url("/mirror/")
+
+
+@pytest.fixture
+def mirror(cli: Callable[..., Result], catalog: CatalogBuilder, http_server: StaticServer, tmp_path: Path) -> str:
+    """`catalog release mirror` of alpha (1.0.0, 1.1.0, yanked 1.2.0), served on 127.0.0.1; its address."""
+    add_alpha(catalog)
+    for data in (V1, V2, V3):
+        catalog.store.put(data)
+    (catalog.root / "catalog" / "catalog.yaml").write_text(f"release_url: https://releases.example.org{TEMPLATE}\n")
+    result = cli("release", "mirror", str(tmp_path / "mirror"))
+    assert result.exit_code == 0, result.stderr
+    assert "3 versions written, 0 already there, and index.json" in result.stderr
+    return serve_directory(http_server, tmp_path / "mirror")
+
+
+def test_a_mirror_holds_every_version_with_its_checksum_and_an_index(
+    mirror: str, http_server: StaticServer, cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    files = http_server.files
+    assert files["/mirror/alpha-v1.1.0/alpha-1.1.0.wasm"] == V2
+    sha = version_data("1.1.0", V2)["sha256"]
+    assert files["/mirror/alpha-v1.1.0/alpha-1.1.0.wasm.sha256"] == f"{sha}  alpha-1.1.0.wasm\n".encode()
+    index = json.loads(files["/mirror/index.json"])
+    urls = [v["download_url"] for v in index["filters"][0]["versions"]]
+    assert urls == ["alpha-v1.2.0/alpha-1.2.0.wasm", "alpha-v1.1.0/alpha-1.1.0.wasm", "alpha-v1.0.0/alpha-1.0.0.wasm"]
+    again = cli("release", "mirror", str(tmp_path / "mirror"))  # up to date: nothing is written again
+    assert "0 versions written, 3 already there" in again.stderr
+
+
+def test_downloads_from_a_mirror_by_option_environment_or_index(
+    mirror: str,
+    cli: Callable[..., Result],
+    nowhere: Callable[..., Result],
+    http_server: StaticServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "a.wasm"
+    result = cli("filter", "download", "alpha", "--mirror", mirror, "--allow-http", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes() == V2
+    assert http_server.requests[-1] == "/mirror/alpha-v1.1.0/alpha-1.1.0.wasm"
+    monkeypatch.setenv("CATALOG_MIRROR", mirror)
+    result = cli("filter", "download", "alpha@1.0.0", "--allow-http", "-o", str(tmp_path / "b.wasm"))
+    assert result.exit_code == 0, result.stderr
+    assert http_server.requests[-1] == "/mirror/alpha-v1.0.0/alpha-1.0.0.wasm"
+    monkeypatch.delenv("CATALOG_MIRROR")
+    index = mirror + "index.json"  # relative download URLs, resolved against the index
+    result = nowhere("filter", "download", "alpha", "--index", index, "--allow-http", "-o", str(tmp_path / "c.wasm"))
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "c.wasm").read_bytes() == V2
+    assert http_server.requests[-2:] == ["/mirror/index.json", "/mirror/alpha-v1.1.0/alpha-1.1.0.wasm"]
+
+
+def test_a_mirror_that_serves_other_bytes_is_refused(
+    mirror: str, cli: Callable[..., Result], http_server: StaticServer, tmp_path: Path
+) -> None:
+    http_server.files["/mirror/alpha-v1.1.0/alpha-1.1.0.wasm"] = OTHER
+    out = tmp_path / "a.wasm"
+    result = cli("filter", "download", "alpha", "--mirror", mirror, "--allow-http", "-o", str(out))
+    assert result.exit_code == 1
+    assert "expected sha256" in result.stderr
+    assert not out.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -101,6 +102,7 @@ def test_plan_lists_what_head_adds_with_tags_and_assets(cli: Cli, pushed: str) -
             "sha256": version_data("1.1.0", V2)["sha256"],
             "size": len(V2),
             "source": {"url": "https://example.org/releases/1.1.0/filter.wasm"},
+            "toolchain": "url",
         },
         {
             "name": "beta",
@@ -111,6 +113,7 @@ def test_plan_lists_what_head_adds_with_tags_and_assets(cli: Cli, pushed: str) -
             "sha256": version_data("0.1.0", BETA)["sha256"],
             "size": len(BETA),
             "source": BUILD_BETA,
+            "toolchain": "wat",
         },
     ]
     assert "note: alpha 1.2.0 is yanked: not released" in result.stderr
@@ -215,31 +218,33 @@ def test_prepare_writes_the_asset_its_checksum_and_notes(cli: Cli, repo: Catalog
     out = tmp_path / "release"
     result = cli("release", "prepare", "alpha@1.0.0", "-o", str(out), "--site-url", "https://cat.example.org/")
     assert result.exit_code == 0, result.stderr
-    assert sorted(os.listdir(out)) == ["alpha-1.0.0.wasm", "alpha-1.0.0.wasm.sha256", "notes.md"]
+    assert sorted(os.listdir(out)) == ["alpha-1.0.0.wasm", "alpha-1.0.0.wasm.sha256", "alpha-v1.0.0.notes.md"]
     assert (out / "alpha-1.0.0.wasm").read_bytes() == V1
     sha256 = version_data("1.0.0", V1)["sha256"]
     assert (out / "alpha-1.0.0.wasm.sha256").read_text() == f"{sha256}  alpha-1.0.0.wasm\n"
     check = subprocess.run(["sha256sum", "-c", "alpha-1.0.0.wasm.sha256"], cwd=out, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    notes = (out / "notes.md").read_text()
-    assert notes.startswith("# Alpha ")
-    assert "[click](" not in notes  # the title is text, not a link
+    notes = (out / "alpha-v1.0.0.notes.md").read_text()
+    assert notes.startswith("# Alpha \\[click\\]\\(https://evil.example\\) 1.0.0\n")  # text, not a link
     assert f"- sha256: `{sha256}`" in notes
     assert f"- size: {len(V1)} bytes" in notes
     assert "- proxy-wasm ABI: 0.2.1" in notes
     assert "- catalog page: <https://cat.example.org/filters/alpha/>" in notes
-    assert f"gh release create alpha-v1.0.0 {out}/alpha-1.0.0.wasm --notes-file {out}/notes.md" in result.stderr
+    assert (
+        f"next: gh release create alpha-v1.0.0 {out}/alpha-1.0.0.wasm {out}/alpha-1.0.0.wasm.sha256 "
+        f"--title 'alpha 1.0.0' --notes-file {out}/alpha-v1.0.0.notes.md"
+    ) in result.stderr
 
 
 def test_prepare_links_the_page_from_mkdocs_site_url(cli: Cli, repo: CatalogBuilder, tmp_path: Path) -> None:
     repo.add("alpha", V1)
     assert cli("release", "prepare", "alpha@1.0.0", "-o", str(tmp_path / "a")).exit_code == 0
-    assert "catalog page" not in (tmp_path / "a" / "notes.md").read_text()
+    assert "catalog page" not in (tmp_path / "a" / "alpha-v1.0.0.notes.md").read_text()
     mkdocs = "site_name: x\nsite_url: https://site.example.org/catalog/\nextra:\n  key: !ENV [KEY, none]\n"
     (repo.root / "mkdocs.yml").write_text(mkdocs)
     (tmp_path / "b").mkdir()  # an empty directory is fine
     assert cli("release", "prepare", "alpha@1.0.0", "-o", str(tmp_path / "b")).exit_code == 0
-    assert "<https://site.example.org/catalog/filters/alpha/>" in (tmp_path / "b" / "notes.md").read_text()
+    assert "<https://site.example.org/catalog/filters/alpha/>" in (tmp_path / "b" / "alpha-v1.0.0.notes.md").read_text()
 
 
 def test_prepare_builds_from_the_recipe(cli: Cli, repo: CatalogBuilder, store: BinaryStore, tmp_path: Path) -> None:
@@ -294,12 +299,72 @@ def test_prepare_refuses(
     assert not (tmp_path / "out").exists()
 
 
-def test_prepare_never_writes_into_a_directory_with_files(cli: Cli, repo: CatalogBuilder, tmp_path: Path) -> None:
-    repo.add("alpha", V1)
+def test_versions_are_prepared_side_by_side_and_never_twice(cli: Cli, repo: CatalogBuilder, tmp_path: Path) -> None:
+    repo.add("alpha", V1, versions=[version_data("1.0.0", V1), version_data("1.1.0", V2)])
+    repo.store.put(V2)
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    result = cli("release", "prepare", "alpha@1.0.0", "-o", str(out))
-    assert result.exit_code == 1
-    assert "expected a new or empty directory" in result.stderr
-    assert os.listdir(out) == ["keep.txt"]
+    assert cli("release", "prepare", "alpha@1.0.0", "-o", str(out)).exit_code == 0
+    assert cli("release", "prepare", "alpha@1.1.0", "-o", str(out)).exit_code == 0
+    assert sorted(os.listdir(out)) == [
+        "alpha-1.0.0.wasm",
+        "alpha-1.0.0.wasm.sha256",
+        "alpha-1.1.0.wasm",
+        "alpha-1.1.0.wasm.sha256",
+        "alpha-v1.0.0.notes.md",
+        "alpha-v1.1.0.notes.md",
+        "keep.txt",
+    ]
+    before = {name: (out / name).read_bytes() for name in os.listdir(out)}
+    again = cli("release", "prepare", "alpha@1.0.0", "-o", str(out))
+    assert again.exit_code == 1
+    assert "has alpha-1.0.0.wasm, alpha-1.0.0.wasm.sha256, alpha-v1.0.0.notes.md already" in again.stderr
+    assert {name: (out / name).read_bytes() for name in os.listdir(out)} == before
+
+
+def test_release_notes_read_as_typed_in_markdown(cli: Cli, repo: CatalogBuilder, tmp_path: Path) -> None:
+    repo.add("alpha", V1, summary="Adds x-powered-by: envoy-wasm to every response.")
+    assert cli("release", "prepare", "alpha@1.0.0", "-o", str(tmp_path)).exit_code == 0
+    notes = (tmp_path / "alpha-v1.0.0.notes.md").read_text()
+    assert "Adds x-powered-by: envoy-wasm to every response." in notes  # no &#58; in the raw text
+
+
+def test_an_older_version_is_built_from_the_commit_whose_sources_made_it(
+    cli: Cli, repo: CatalogBuilder, store: BinaryStore, tmp_path: Path
+) -> None:
+    add_beta(repo)
+    commit(repo, "beta 0.1.0")
+    newer = proxy_wat(extra=['(func (export "beta2"))'])
+    data = {**filter_data("beta", V1), "versions": [
+        version_data("0.1.0", BETA, source=copy.deepcopy(BUILD_BETA)),
+        version_data("0.2.0", compile_wat(newer), source=copy.deepcopy(BUILD_BETA)),
+    ]}  # fmt: skip
+    repo.write("beta", data)
+    (repo.directory("beta") / "src" / "beta.wat").write_text(newer)
+    commit(repo, "beta 0.2.0: new sources")
+    for path in Path(str(store.root)).rglob("*.wasm"):
+        path.unlink()  # nothing in the store: the sources here build 0.2.0, not 0.1.0
+    result = cli("release", "prepare", "beta@0.1.0", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "out" / "beta-0.1.0.wasm").read_bytes() == BETA
+    first = git(repo.root, "rev-list", "--max-count=1", "HEAD~1").strip()
+    assert f"from built from commit {first[:12]}" in result.stderr
+
+
+def test_without_sources_the_published_asset_is_downloaded_and_checked(
+    repo: CatalogBuilder, store: BinaryStore, tmp_path: Path
+) -> None:
+    with https_mirror(tmp_path) as (server, policy):
+        template = server.url("/releases/{name}-v{version}/{name}-{version}.wasm")
+        (repo.root / "catalog" / "catalog.yaml").write_text(f"release_url: {template}\n")
+        write(repo, "alpha", version_data("1.0.0", V2, source={"build": {"recipe": "wat", "path": "src/gone.wat"}}))
+        options = BinaryOptions(fetch_policy=policy)
+        server.routes["/releases/alpha-v1.0.0/alpha-1.0.0.wasm"] = respond(V1)  # not the recorded bytes
+        with pytest.raises(FindingsError, match="cannot obtain the binary of alpha 1.0.0"):
+            prepare(repo.root, store, "alpha@1.0.0", tmp_path / "bad", options)
+        assert not (tmp_path / "bad").exists()
+        server.routes["/releases/alpha-v1.0.0/alpha-1.0.0.wasm"] = respond(V2)
+        prepared = prepare(repo.root, store, "alpha@1.0.0", tmp_path / "good", options)
+        assert (tmp_path / "good" / "alpha-1.0.0.wasm").read_bytes() == V2
+        assert prepared.origin.startswith("the published asset https://127.0.0.1:")

@@ -7,6 +7,7 @@ every theme update, so these tests select the elements a user relies on.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,7 +18,7 @@ from bs4 import BeautifulSoup
 
 from generator.binaries.store import BinaryStore
 from tests.conftest import REPO_ROOT, CatalogBuilder
-from tests.sitebuild import build_site, make_site_catalog, site_config
+from tests.sitebuild import build_site, make_site_catalog, read_mkdocs_config, site_config
 from tests.wasm_modules import png
 
 pytestmark = pytest.mark.slow
@@ -175,9 +176,39 @@ def test_repository_site_builds(tmp_path: Path) -> None:
     assert sorted(names) == shipped
 
 
+def test_repository_site_links_to_a_mirror_from_the_environment(tmp_path: Path) -> None:
+    """`CATALOG_MIRROR=URL make site`: every download of the repository's own site is the mirror's copy."""
+    import subprocess
+    import sys
+
+    mirror = "https://mirror.example.org/wasm/"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-d", str(tmp_path / "site")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "CATALOG_MIRROR": mirror, "NO_MKDOCS_2_WARNING": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    index = json.loads((tmp_path / "site" / "index.json").read_text())
+    urls = [v["download_url"] for f in index["filters"] for v in f["versions"] if v.get("download_url")]
+    assert urls
+    assert all(url.startswith(mirror) and url.endswith(".wasm") for url in urls), urls
+    page = soup(tmp_path / "site", "filters/add-header/index.html")
+    links = [a["href"] for a in page.select("a.catalog-download")]
+    assert links
+    assert all(link.startswith(mirror) for link in links), links
+    assert "github.com/envoy-wasm-catalog/catalog/releases/download" not in page.get_text()
+
+
+def test_a_plain_http_mirror_elsewhere_is_refused(catalog: CatalogBuilder, tmp_path: Path) -> None:
+    catalog.add("good")
+    result = build_site(catalog.root, tmp_path / "site", mirror="http://mirror.example.org/")
+    assert result.returncode == 1
+    assert "mirror: expected https (or http on 127.0.0.1 / localhost)" in result.stderr
+
+
 def _config_with(root: Path, site_dir: Path, **changes: object) -> Path:
     path = site_config(root, site_dir)
-    config = yaml.safe_load(path.read_text())
+    config = read_mkdocs_config(path)
     config.update(changes)
     path.write_text(yaml.safe_dump(config))
     return path
@@ -232,7 +263,7 @@ def test_mkdocs_serve_rebuilds_when_a_filter_changes(catalog: CatalogBuilder, tm
 
     catalog.add("live", summary="Before the edit.")
     config = site_config(catalog.root, tmp_path / "site")
-    mount = urlsplit(yaml.safe_load(config.read_text())["site_url"]).path  # serve mounts the site at its path
+    mount = urlsplit(read_mkdocs_config(config)["site_url"]).path  # serve mounts the site at its path
     port = _free_port()
     log = (tmp_path / "serve.log").open("w")
     server = subprocess.Popen(

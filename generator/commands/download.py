@@ -1,9 +1,11 @@
 """`catalog filter download NAME[@VERSION]`: fetch a published binary and keep it only if it checks out.
 
 The version's URL and sha256 come from the local catalog (the release asset, or the version's own
-source URL: what the site links to), or from a site's `index.json` when `--index` names one, so a
-user needs no clone of the catalog. The bytes are refused unless their sha256 is the recorded one;
-nothing is written then. An existing file is never replaced unless asked.
+source URL: what the site links to), or from a site's or a mirror's `index.json` when `--index`
+names one, so a user needs no clone of the catalog. With a mirror (`--mirror URL` or
+`$CATALOG_MIRROR`), the asset is fetched from the mirror's copy instead of the release. The bytes
+are refused unless their sha256 is the recorded one, wherever they come from; nothing is written
+then. An existing file is never replaced unless asked.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class DownloadRequest:
     index: str | None = None  # URL (or file) of a site's index.json, instead of the local catalog
     force: bool = False  # replace an existing output file
     policy: FetchPolicy = field(default_factory=FetchPolicy)
+    mirror: str | None = None  # a mirror's address: its copy of the release assets is fetched
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def download_filter(root: Path | None, request: DownloadRequest, progress: Progr
     else:
         if root is None:
             raise UsageError("no catalog to look the filter up in; pass --index URL or --root")
-        wanted = from_catalog(root, name, version)
+        wanted = from_catalog(root, name, version, request.mirror)
     path = _output_path(request.output, wanted)
     if not request.force and (path.exists() or path.is_symlink()):
         raise CatalogError(f"{path} exists; pass --force to replace it, or -o another file")
@@ -85,8 +88,8 @@ def download_filter(root: Path | None, request: DownloadRequest, progress: Progr
     return Downloaded(wanted, path, len(data))
 
 
-def from_catalog(root: Path, name: str, version: str | None) -> Wanted:
-    """The version as the local catalog records it, at the URL the site links to."""
+def from_catalog(root: Path, name: str, version: str | None, mirror: str | None = None) -> Wanted:
+    """The version as the local catalog records it, at the URL the site links to (or on `mirror`)."""
     catalog, entry = load_one(root, name)
     require_loaded(entry)
     _, chosen = pick_version(entry, version)
@@ -96,7 +99,7 @@ def from_catalog(root: Path, name: str, version: str | None) -> Wanted:
     return Wanted(
         name=entry.name,
         version=chosen.version,
-        url=snippets.release_url(catalog.settings, entry.name, chosen),
+        url=snippets.release_url(catalog.settings, entry.name, chosen, mirror),
         sha256=chosen.sha256,
         size=chosen.size,
         yanked=chosen.yanked,

@@ -30,8 +30,11 @@ class SnippetOptions:
     selector: dict[str, str] | None = None
 
 
-def release_url(settings: CatalogSettings, name: str, version: Version) -> str:
-    """Where users download this version: its own https source, or the catalog's release asset."""
+def release_url(settings: CatalogSettings, name: str, version: Version, mirror: str | None = None) -> str:
+    """Where users download this version: its own https source, or the catalog's release asset; with
+    a `mirror`, its copy there (a mirror holds every version, wherever it was first published)."""
+    if mirror is not None:
+        return settings.release_url_for(name, version.version, mirror)
     if version.source is not None and version.source.url is not None:
         return version.source.url
     return settings.release_url_for(name, version.version)

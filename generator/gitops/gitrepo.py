@@ -215,6 +215,12 @@ def merge_base(root: Path, one: str, other: str) -> str | None:
         return _merge_base(repo, one, other)
 
 
+def commits_touching(root: Path, path: str, *, limit: int = 200) -> list[str]:
+    """The commits that changed `path` (a file or a directory), newest first, at most `limit`."""
+    with _open(root) as repo:
+        return _limited(repo, limit - 1, "log", "-z", "--format=%H", "--full-history", "--no-renames", "--", path)
+
+
 class TooManyPaths(GitError):
     """More paths differ than a review reads."""
 

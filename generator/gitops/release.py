@@ -17,6 +17,8 @@ are read through `generator.gitops.gitrepo`.
 from __future__ import annotations
 
 import hashlib
+import shlex
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,25 +27,26 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from generator.binaries.build import SDK_DIR, BuildError, build
+from generator.binaries.fetch import FetchError, download
 from generator.binaries.obtain import BinaryOptions, check_version_binary, obtain
 from generator.binaries.store import BinaryStore
 from generator.gitops import gitrepo
 from generator.metadata import rules
 from generator.metadata.documents import validate_document
 from generator.metadata.errors import CatalogError, FindingsError, UsageError
-from generator.metadata.files import read_text, staged_directory
+from generator.metadata.files import MIB, read_text, write_atomic
 from generator.metadata.findings import Finding, Severity
 from generator.metadata.layout import FILTERS_DIR, METADATA_FILE, SETTINGS_FILE
-from generator.metadata.loader import MAX_METADATA_BYTES, load_catalog
+from generator.metadata.loader import MAX_METADATA_BYTES, FilterEntry, load_catalog
 from generator.metadata.lookup import load_one, pick_version, require_loaded, split_spec
-from generator.metadata.model import CatalogSettings, FilterMeta, Version, VersionSource
-from generator.metadata.text import md_text
+from generator.metadata.model import BuildRecipe, CatalogSettings, FilterMeta, Version, VersionSource
+from generator.metadata.text import md_plain
 from generator.metadata.yamlfile import YamlDocument, parse_yaml
 
 # GitHub's `before` for a push that creates a branch: there is no base, every version is new.
 ZERO_SHA = "0" * 40
 MKDOCS_FILE = "mkdocs.yml"
-NOTES_FILE = "notes.md"
 
 
 def release_tag(name: str, version: str) -> str:
@@ -73,6 +76,11 @@ class Release:
             return f"build: {self.source.build.recipe} {self.source.build.path}"
         return f"url: {self.source.url}"
 
+    @property
+    def toolchain(self) -> str:
+        """What preparing the release needs installed: the recipe's toolchain, or nothing (`url`)."""
+        return self.source.build.recipe if self.source is not None and self.source.build is not None else "url"
+
     def to_json(self) -> dict[str, Any]:
         """One entry of the publish workflow's matrix."""
         return {
@@ -84,6 +92,7 @@ class Release:
             "sha256": self.sha256,
             "size": self.size,
             "source": self.source.model_dump(mode="json", exclude_none=True) if self.source else None,
+            "toolchain": self.toolchain,
         }
 
 
@@ -270,11 +279,36 @@ def _yaml_at(file: gitrepo.CommittedFile | None, path: str) -> tuple[YamlDocumen
 
 @dataclass(frozen=True)
 class Prepared:
-    """A release directory: the asset, its checksum file and the release notes."""
+    """A version's release files, written side by side in a directory, and where the binary came from."""
 
     release: Release
     directory: Path
-    files: tuple[str, ...]
+    files: tuple[str, ...]  # the asset, its .sha256, the notes: names inside `directory`
+    origin: str  # how the binary was obtained, in a few words
+
+    @property
+    def notes(self) -> Path:
+        return self.directory / notes_file(self.release)
+
+    def gh_command(self) -> str:
+        """The command that publishes these files as the release."""
+        asset = self.directory / self.release.asset
+        parts = [
+            "gh release create",
+            self.release.tag,
+            shlex.quote(str(asset)),
+            shlex.quote(f"{asset}.sha256"),
+            "--title",
+            shlex.quote(f"{self.release.name} {self.release.version}"),
+            "--notes-file",
+            shlex.quote(str(self.notes)),
+        ]
+        return " ".join(parts)
+
+
+def notes_file(release: Release) -> str:
+    """The release notes' file name: one per version, so releases can be prepared side by side."""
+    return f"{release.tag}.notes.md"
 
 
 def prepare(
@@ -285,10 +319,14 @@ def prepare(
     options: BinaryOptions | None = None,
     site_url: str | None = None,
 ) -> Prepared:
-    """Obtain NAME@VERSION's binary as `catalog validate` does, check it, and write the release files.
+    """Obtain NAME@VERSION's binary, check it against filter.yaml, and write the release files.
 
-    `directory` must not exist (or be empty); it appears complete or not at all.
+    The binary comes from the store, from the recipe (the newest version's sources here), from the
+    version's own URL, then from the git commit whose sources built it (any older version), then
+    from the published release asset; the recorded sha256 judges each. `directory` may exist and
+    hold other versions' files; this version's three files appear all together or not at all.
     """
+    options = options or BinaryOptions()
     name, wanted = split_spec(spec)
     if wanted is None:
         raise UsageError(f"NAME@VERSION: expected a version, got '{spec}' (e.g. {name}@1.0.0)")
@@ -307,9 +345,39 @@ def prepare(
         relevant = [f for f in catalog.findings if f.path == SETTINGS_FILE.as_posix()]
         raise FindingsError(f"{SETTINGS_FILE.as_posix()} does not load; its release_url names the asset", relevant)
     release = release_for(catalog.settings, entry.name, version)
-    _check_free(directory)
-    newest = index == len(meta.versions) - 1
-    data, problems = obtain(entry, index, version, store, options or BinaryOptions(), is_newest=newest)
+    names = (release.asset, f"{release.asset}.sha256", notes_file(release))
+    _check_free(directory, names)
+    data, origin = obtain_release_binary(root, store, entry, index, release, options)
+    page = f"{site_url.rstrip('/')}/filters/{entry.name}/" if site_url else None
+    contents = (
+        data,
+        f"{hashlib.sha256(data).hexdigest()}  {release.asset}\n".encode(),
+        release_notes(meta, version, release, page).encode("utf-8"),
+    )
+    _write_together(directory, dict(zip(names, contents, strict=True)))
+    return Prepared(release, directory, names, origin)
+
+
+def obtain_release_binary(
+    root: Path, store: BinaryStore, entry: FilterEntry, index: int, release: Release, options: BinaryOptions
+) -> tuple[bytes, str]:
+    """Version `index` of a loaded filter, checked against filter.yaml, and where it came from.
+
+    The store, the recipe (the newest version's sources here) or the version's URL first; when
+    those give nothing, or not the recorded bytes (the sources here have moved on), the git commit
+    whose sources built it, then the published release asset. FindingsError when none will do.
+    """
+    assert entry.meta is not None
+    version = entry.meta.versions[index]
+    newest = index == len(entry.meta.versions) - 1
+    data, problems = obtain(entry, index, version, store, options, is_newest=newest)
+    origin = "the store, the recipe or the version's URL"
+    if data is None or hashlib.sha256(data).hexdigest() != version.sha256:
+        found, where, more = _obtain_elsewhere(root, entry.name, version, release, options)
+        if found is not None:
+            data, origin = found, where
+        else:
+            problems += more
     if data is None:
         raise FindingsError(f"cannot obtain the binary of {entry.name} {version.version}", problems)
     errors = [f for f in check_version_binary(entry, index, version, data) if f.severity is Severity.ERROR]
@@ -317,33 +385,109 @@ def prepare(
         raise FindingsError(
             f"refused the binary of {entry.name} {version.version}: it is not what filter.yaml records", errors
         )
-    page = f"{site_url.rstrip('/')}/filters/{entry.name}/" if site_url else None
-    files = {
-        release.asset: data,
-        f"{release.asset}.sha256": f"{hashlib.sha256(data).hexdigest()}  {release.asset}\n".encode(),
-        NOTES_FILE: release_notes(meta, version, release, page).encode("utf-8"),
-    }
-    with staged_directory(directory) as staging:
-        for file_name, content in files.items():
-            (staging / file_name).write_bytes(content)
-        if directory.is_dir():
-            directory.rmdir()  # empty (checked above): the staged directory takes its place
-    return Prepared(release, directory, tuple(files))
+    store.put(data)
+    return data, origin
 
 
-def _check_free(directory: Path) -> None:
+def _obtain_elsewhere(
+    root: Path, name: str, version: Version, release: Release, options: BinaryOptions
+) -> tuple[bytes | None, str, list[Finding]]:
+    """An older version's binary: built from the commit whose sources made it, else the published asset."""
+    display = f"{FILTERS_DIR.as_posix()}/{name}/{METADATA_FILE}"
+    problems: list[Finding] = []
+    if version.source is not None and version.source.build is not None:
+        try:
+            built = _build_from_history(root, name, version)
+        except gitrepo.GitError as err:
+            built, why = None, str(err)
+        else:
+            why = "no commit's sources build the recorded sha256"
+        if built is not None:
+            return built[0], f"built from commit {built[1][:12]}", []
+        problems.append(rules.BuildFailed.at(display, f"{version.version}: {why}"))
+    if options.offline:
+        return None, "", problems
+    try:
+        data = download(release.release_url, options.fetch_policy, expected_sha256=version.sha256)
+    except FetchError as err:
+        problems.append(rules.DownloadFailed.at(display, f"{version.version}: the published asset: {err}"))
+        return None, "", problems
+    return data, f"the published asset {release.release_url}", []
+
+
+# How many commits back a version's sources are looked for, newest first (each is a build).
+MAX_BUILD_ATTEMPTS = 5
+MAX_SOURCE_BYTES = 1 * MIB  # a file of sources, as a filter's directory may hold it
+
+
+def _build_from_history(root: Path, name: str, version: Version) -> tuple[bytes, str] | None:
+    """The bytes of `version` built at the newest commit whose filter.yaml lists it as the newest
+    version with this sha256 (the sources then were its sources), and that commit."""
+    directory = f"{FILTERS_DIR.as_posix()}/{name}"
+    attempts = 0
+    for commit in gitrepo.commits_touching(root, directory):
+        files = gitrepo.catalog_files_at(root, commit, MAX_METADATA_BYTES).filters.get(name)
+        recipe = _newest_recipe(files, version)
+        if recipe is None:
+            continue
+        attempts += 1
+        with tempfile.TemporaryDirectory(prefix=f"catalog-release-{name}-") as tmp:
+            gitrepo.export_paths(root, commit, [directory, SDK_DIR.as_posix()], Path(tmp), max_bytes=MAX_SOURCE_BYTES)
+            try:
+                data = build(Path(tmp) / directory, directory, recipe)
+            except BuildError:
+                data = None
+        if data is not None and hashlib.sha256(data).hexdigest() == version.sha256:
+            return data, commit
+        if attempts >= MAX_BUILD_ATTEMPTS:
+            break
+    return None
+
+
+def _newest_recipe(committed: gitrepo.CommittedFile | None, version: Version) -> BuildRecipe | None:
+    """The build recipe of `version`, if the committed filter.yaml lists it last with its sha256."""
+    if committed is None or committed.data is None:
+        return None
+    document, findings = _yaml_at(committed, METADATA_FILE)
+    if document is None or findings:
+        return None
+    meta, findings = validate_document(FilterMeta, document)
+    if meta is None or findings:
+        return None
+    newest = meta.versions[-1]
+    if newest.version != version.version or newest.sha256 != version.sha256:
+        return None
+    return newest.source.build if newest.source is not None else None
+
+
+def _check_free(directory: Path, names: tuple[str, ...]) -> None:
     if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
-        raise CatalogError(f"-o: expected a new directory, got {directory}, which is not a directory")
-    if directory.is_dir() and any(directory.iterdir()):
-        raise CatalogError(f"-o: expected a new or empty directory, got {directory}, which has files in it")
+        raise CatalogError(f"-o: expected a directory, got {directory}, which is not one")
+    taken = [name for name in names if (directory / name).exists() or (directory / name).is_symlink()]
+    if taken:
+        raise CatalogError(f"-o: {directory} has {', '.join(taken)} already; this version was prepared there before")
+
+
+def _write_together(directory: Path, files: dict[str, bytes]) -> None:
+    """Write every file into `directory` (created if missing), all or none: none is ever replaced."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    try:
+        for name, content in files.items():
+            write_atomic(directory / name, content, replace=False)
+            written.append(directory / name)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def release_notes(meta: FilterMeta, version: Version, release: Release, page: str | None) -> str:
     """The release's description (Markdown): what the filter is and the facts of this binary."""
     lines = [
-        f"# {md_text(meta.title)} {version.version}",
+        f"# {md_plain(meta.title)} {version.version}",
         "",
-        md_text(meta.summary),
+        md_plain(meta.summary),
         "",
         f"- filter: `{meta.name}`",
         f"- version: {version.version}",
@@ -352,7 +496,7 @@ def release_notes(meta: FilterMeta, version: Version, release: Release, page: st
         f"- proxy-wasm ABI: {version.abi}",
         f"- kind: {version.kind}",
         f"- capabilities: {', '.join(version.capabilities) or 'none'}",
-        f"- license: {md_text(meta.license)}",
+        f"- license: {md_plain(meta.license)}",
     ]
     if page is not None:
         lines.append(f"- catalog page: <{page}>")

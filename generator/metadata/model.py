@@ -365,8 +365,19 @@ class CatalogSettings(StrictModel):
         description="Where a published version's binary is downloaded from; {name} and {version} are replaced."
     )
 
-    def release_url_for(self, name: str, version: str) -> str:
-        return self.release_url.replace("{name}", name).replace("{version}", version)
+    def release_url_for(self, name: str, version: str, mirror: str | None = None) -> str:
+        """Where version `version` of `name` is downloaded: the release asset, or its copy on `mirror`.
+
+        A mirror keeps the release URL's path below the template's fixed part (with the default
+        template, `NAME-vVERSION/NAME-VERSION.wasm`) under its own address; `mirror=""` gives that
+        path alone, relative, as a mirror's own index.json lists it.
+        """
+        url = self.release_url.replace("{name}", name).replace("{version}", version)
+        if mirror is None:
+            return url
+        fixed = self.release_url[: self.release_url.rfind("/", 0, self.release_url.index("{")) + 1]
+        path = url[len(fixed) :]
+        return f"{mirror.rstrip('/')}/{path}" if mirror else path
 
 
 def _check_user(value: str) -> str:

@@ -2,9 +2,11 @@
 
 Names, titles, summaries and messages come from contributors. In a terminal an ESC sequence or a
 right-to-left override must not rewrite what a reviewer sees (`printable`). In Markdown (the site's
-pages, the review comment, release notes) no syntax may start from them: links, emphasis, tables
-and HTML are all off (`md_text`). Text that is already safe is marked `Safe` and passes through
-unchanged. The site's own forms (HTML attributes, code blocks) are in `generator.site.markup`.
+pages, the review comment) no syntax may start from them: links, emphasis, tables and HTML are all
+off (`md_text`, numeric character references). Where the Markdown is also read as text (release
+notes, which `gh release view` prints raw), `md_plain` does the same with backslash escapes, which
+read as typed. Text that is already safe is marked `Safe` and passes through unchanged. The site's
+own forms (HTML attributes, code blocks) are in `generator.site.markup`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ _WHITESPACE = re.compile(r"\s+")
 # out, for readable pages: . , - / ; ? @ % $ (they only matter at the start of a line, where the
 # templates never place a value).
 _PUNCTUATION = {ord(c): f"&#{ord(c)};" for c in "!\"#&'()*+:<=>[\\]^_`{|}~"}
+# The same characters (and `$`, math on GitHub) escaped with a backslash, which CommonMark allows
+# before any ASCII punctuation; ':' needs none once '<' is escaped (no autolink can start).
+_BACKSLASHED = {ord(c): f"\\{c}" for c in "!\"#&'()*+<=>[\\]^_`{|}~$"}
 
 _INVISIBLE = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}  # bidi controls
 
@@ -53,3 +58,10 @@ def md_text(value: Any) -> str:
     if isinstance(value, Safe):
         return value
     return _WHITESPACE.sub(" ", "" if value is None else str(value)).translate(_PUNCTUATION)
+
+
+def md_plain(value: Any) -> str:
+    """One line of text for Markdown that is also read raw: backslash escapes instead of references."""
+    if isinstance(value, Safe):
+        return value
+    return _WHITESPACE.sub(" ", "" if value is None else str(value)).translate(_BACKSLASHED)

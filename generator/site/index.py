@@ -30,7 +30,9 @@ class IndexVersion(_Frozen):
     abi: AbiVersion = Field(description="proxy-wasm ABI version.")
     kind: FilterKind = Field(description="HTTP filter, network filter, both, or none.")
     capabilities: list[Capability] = Field(description="Host features the binary uses.")
-    download_url: str = Field(description="Where the binary is published (https).")
+    download_url: str = Field(
+        description="Where the binary is published (https); in a mirror's index.json, its path relative to the index."
+    )
     published: str | None = Field(description="Day the version was merged (UTC, YYYY-MM-DD), from git.")
     yanked: bool = Field(description="Withdrawn: do not install it.")
     yank_reason: str | None = Field(default=None, description="Why the version was yanked.")

@@ -24,7 +24,7 @@ from generator.gitops.gitrepo import catalog_history
 from generator.metadata.layout import FILTERS_DIR
 from generator.metadata.loader import load_catalog
 from generator.site.render import render_site
-from generator.site.views import SiteOptions, check_release_override
+from generator.site.views import SiteOptions, check_download_address, check_release_override
 
 log = logging.getLogger("mkdocs.plugins.catalog")
 
@@ -39,6 +39,9 @@ class CatalogPluginConfig(base.Config):
     # Overrides catalog.yaml's release_url, e.g. a mirror or a local preview of release assets:
     # https, or http on 127.0.0.1 / localhost only. {name} and {version} are replaced.
     release_url = c.Optional(c.Type(str))
+    # A mirror of the release assets (`catalog release mirror`): every download link, install
+    # command and remote Envoy configuration points at its copy. mkdocs.yml reads $CATALOG_MIRROR.
+    mirror = c.Optional(c.Type(str))
 
 
 class CatalogPlugin(BasePlugin[CatalogPluginConfig]):
@@ -51,6 +54,8 @@ class CatalogPlugin(BasePlugin[CatalogPluginConfig]):
             problem = check_release_override(self.config.release_url)
             if problem:
                 raise PluginError(f"catalog: release_url: {problem}")
+        if self.config.mirror and (problem := check_download_address(self.config.mirror)):
+            raise PluginError(f"catalog: mirror: {problem}")
         return config
 
     def _root(self, config: MkDocsConfig) -> Path:
@@ -69,7 +74,12 @@ class CatalogPlugin(BasePlugin[CatalogPluginConfig]):
                 log.warning(finding.format())
         if catalog.settings is None:
             raise PluginError("catalog: catalog/catalog.yaml did not load; run `catalog validate` to see why")
-        options = SiteOptions(repo_url=config.repo_url, branch=self.config.branch, release_url=self.config.release_url)
+        options = SiteOptions(
+            repo_url=config.repo_url,
+            branch=self.config.branch,
+            release_url=self.config.release_url,
+            mirror=self.config.mirror or None,
+        )
         output = render_site(catalog, catalog_history(root), options, root / self.config.templates)
         for page in output.pages:
             if page.path in files.src_uris:

@@ -53,7 +53,8 @@ class SiteOptions:
 
     repo_url: str | None = None  # the catalog's repository, for "edit" and README links
     branch: str = "main"
-    release_url: str | None = None  # overrides catalog.yaml's template (a mirror, or a local preview)
+    release_url: str | None = None  # overrides catalog.yaml's template (a local preview)
+    mirror: str | None = None  # a mirror's address: every download link points at its copy
 
 
 @dataclass(frozen=True)
@@ -318,12 +319,17 @@ def check_release_override(template: str) -> str | None:
     """Why a release URL override is refused, or None: https, or http to this machine only."""
     if "{name}" not in template or "{version}" not in template:
         return f"expected a URL template with {{name}} and {{version}}, got '{template}'"
-    parts = urlsplit(template.replace("{name}", "n").replace("{version}", "1.0.0"))
+    return check_download_address(template.replace("{name}", "n").replace("{version}", "1.0.0"))
+
+
+def check_download_address(url: str) -> str | None:
+    """Why a download address for the site's links is refused, or None: https, or http to this machine."""
+    parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return None
     if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
         return None
-    return f"expected https (or http on 127.0.0.1 / localhost), got '{template}'"
+    return f"expected https (or http on 127.0.0.1 / localhost), got '{url}'"
 
 
 def filter_views(catalog: Catalog, history: Mapping[str, FilterHistory], options: SiteOptions) -> list[FilterView]:
@@ -335,6 +341,8 @@ def filter_views(catalog: Catalog, history: Mapping[str, FilterHistory], options
             raise ValueError(f"release_url: {problem}")
         # Checked above; the model itself accepts https only, so a loopback preview bypasses it.
         settings = CatalogSettings.model_construct(release_url=options.release_url)
+    if options.mirror and (problem := check_download_address(options.mirror)):  # "" lays out a mirror's own index
+        raise ValueError(f"mirror: {problem}")
     if settings is None:
         raise ValueError("catalog/catalog.yaml did not load; run `catalog validate` to see why")
     views = []
@@ -355,7 +363,7 @@ def filter_view(
     versions = [
         VersionView(
             version=v,
-            download_url=snippets.release_url(settings, meta.name, v),
+            download_url=snippets.release_url(settings, meta.name, v, options.mirror),
             published=_day(version_dates.get(v.version)),
             proof=entry.proofs.versions.get(v.version),
         )
