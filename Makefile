@@ -18,7 +18,7 @@ venv: $(STAMP)
 # each job taking what it needs: `make site` nothing, a release the toolchain of its recipe,
 # `make test` all of them. A package is named by a command it provides (or a file, from '/').
 #   toolchain-clang           the C filters' recipe: clang 14 and lld 14
-#   toolchain-assemblyscript  the AssemblyScript recipe: Node.js and npm (where the machine lacks them)
+#   toolchain-assemblyscript  the AssemblyScript recipe: Node.js 20 and npm (checked, not installed: see below)
 #   toolchain-wat, -url       nothing: WAT is compiled by wasmtime, a release URL is downloaded
 #   toolchain-browser         chromium, for the site's browser tests (Playwright; never a downloaded browser)
 #   toolchain-bench           the load generators of `catalog filter bench` (wrk, h2load) and openssl
@@ -37,10 +37,16 @@ endef
 .PHONY: toolchain-clang toolchain-assemblyscript toolchain-wat toolchain-url toolchain-browser toolchain-bench toolchain-github
 toolchain-clang:
 	$(call debian,clang-14=clang-14 wasm-ld-14=lld-14)
+# Node.js is not Debian's (18): the AssemblyScript recipe pins major NODE_MAJOR, as NodeSource's
+# nodejs or actions/setup-node provide it.
+NODE_MAJOR := 20
 toolchain-assemblyscript:
-	$(call debian,node=nodejs npm=npm)
+	@case "$$(node --version 2> /dev/null)" in v$(NODE_MAJOR).*) ;; \
+	  *) echo "missing: Node.js $(NODE_MAJOR) (found: $$(node --version 2> /dev/null || echo none)); install NodeSource's nodejs $(NODE_MAJOR).x (Debian 12's is 18), or in CI use actions/setup-node" >&2; exit 1 ;; \
+	esac
+	@command -v npm > /dev/null || { echo "missing: npm, which comes with Node.js $(NODE_MAJOR)" >&2; exit 1; }
 toolchain-wat toolchain-url:
-	@true
+	@:
 toolchain-browser:
 	$(call debian,/usr/bin/chromium=chromium)
 toolchain-bench:

@@ -108,6 +108,18 @@ def test_resolve_commit(repo: Path, tmp_path_factory: pytest.TempPathFactory) ->
         resolve_commit(tmp_path_factory.mktemp("plain"), "main")
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing the repository to another user needs root")
+def test_a_repository_git_refuses_is_not_an_unknown_ref(repo: Path, tmp_path: Path) -> None:
+    """A checkout owned by another user (a CI container's bind mount): git's reason, not 'unknown ref'."""
+    os.chown(repo, 1001, 1001)
+    try:
+        with pytest.raises(GitError, match="dubious ownership") as raised:
+            resolve_commit(repo, "main")
+        assert not isinstance(raised.value, UnknownRef)
+    finally:
+        os.chown(repo, 0, 0)
+
+
 def test_merge_base(repo: Path) -> None:
     (repo / "catalog" / "filters" / "a" / "filter.yaml").write_text("name: a\ntitle: changed\n")
     git(repo, "commit", "-qam", "change a")

@@ -335,6 +335,39 @@ def the_required_status_is_posted(workflows: Workflows) -> list[str]:
     return problems
 
 
+CI_IMAGE = re.compile(r"^python:3\.11-bookworm@sha256:[0-9a-f]{64}$")
+RUNS_MAKE = re.compile(r"(^|[\s;&|(])make(\s|$)|\.ci/run")
+TRUST_THE_CHECKOUT = 'git config --global --add safe.directory "$GITHUB_WORKSPACE"'
+
+
+def make_runs_in_the_ci_image(workflows: Workflows) -> list[str]:
+    """A job that runs make runs in CI's one environment, the pinned Debian 12 image, and lets
+    make install what it needs (no apt-get or setup-python of its own); it trusts its checkout,
+    which belongs to the runner's user, before git reads it."""
+    problems, images = [], set()
+    for name, job_id, job in jobs(workflows):
+        job_steps = job.get("steps", [])
+        code = "\n".join(code_run_by(step) for step in job_steps)
+        if not RUNS_MAKE.search(code):
+            continue
+        container = job.get("container")
+        image = container.get("image") if isinstance(container, dict) else container
+        if isinstance(image, str) and CI_IMAGE.match(image):
+            images.add(image)
+        else:
+            problems.append(f"{name}: job {job_id} runs make outside the pinned CI image (container: {image!r})")
+        if "apt-get" in code or any(action(step) == "actions/setup-python" for step in job_steps):
+            problems.append(f"{name}: job {job_id} installs tools itself; `make toolchain-NAME` does")
+        uses = [action(step) for step in job_steps]
+        if "actions/checkout" in uses:
+            following = job_steps[uses.index("actions/checkout") + 1 :][:1]
+            if not following or str(following[0].get("run", "")).strip() != TRUST_THE_CHECKOUT:
+                problems.append(f"{name}: job {job_id} does not trust its checkout right after it")
+    if len(images) > 1:
+        problems.append(f"the jobs run in different images: {sorted(images)}")
+    return problems
+
+
 POLICIES: dict[str, Callable[[Workflows], list[str]]] = {
     policy.__name__: policy
     for policy in (
@@ -350,6 +383,7 @@ POLICIES: dict[str, Callable[[Workflows], list[str]]] = {
         trusted_review_runs_only_the_default_branch,
         no_write_token_where_the_pull_request_is,
         the_required_status_is_posted,
+        make_runs_in_the_ci_image,
     )
 }
 
@@ -464,6 +498,27 @@ def post_another_status(w: Workflows) -> None:
     step["env"]["STATUS_CONTEXT"] = "catalog review (advisory)"
 
 
+def run_on_the_runner_image(w: Workflows) -> None:
+    del first_job(w, PUBLISH)["container"]
+
+
+def use_an_image_by_tag(w: Workflows) -> None:
+    w[PULL_REQUEST]["jobs"]["site"]["container"]["image"] = "python:3.11-bookworm"
+
+
+def use_another_image(w: Workflows) -> None:
+    image = w[PULL_REQUEST]["jobs"]["test"]["container"]["image"]
+    w[PULL_REQUEST]["jobs"]["test"]["container"]["image"] = image[:-8] + "0" * 8
+
+
+def install_with_apt(w: Workflows) -> None:
+    w[PULL_REQUEST]["jobs"]["validate"]["steps"].insert(2, {"run": "apt-get install -y clang-14"})
+
+
+def forget_to_trust_the_checkout(w: Workflows) -> None:
+    del w[REVIEW]["jobs"]["review"]["steps"][1]
+
+
 BREAKAGES: list[tuple[str, Callable[[Workflows], None]]] = [
     ("top_level_permissions_are_empty", drop_top_level_permissions),
     ("every_job_declares_permissions", drop_job_permissions),
@@ -486,6 +541,11 @@ BREAKAGES: list[tuple[str, Callable[[Workflows], None]]] = [
     ("no_write_token_where_the_pull_request_is", check_out_where_the_report_is_posted),
     ("no_write_token_where_the_pull_request_is", let_the_review_job_write),
     ("the_required_status_is_posted", post_another_status),
+    ("make_runs_in_the_ci_image", run_on_the_runner_image),
+    ("make_runs_in_the_ci_image", use_an_image_by_tag),
+    ("make_runs_in_the_ci_image", use_another_image),
+    ("make_runs_in_the_ci_image", install_with_apt),
+    ("make_runs_in_the_ci_image", forget_to_trust_the_checkout),
 ]
 
 
@@ -507,3 +567,12 @@ def test_policy_catches(tmp_path: Path, policy: str, breakage: Callable[[Workflo
     assert POLICIES[policy](written_and_read(workflows, tmp_path / "as-is")) == []
     breakage(workflows)
     assert POLICIES[policy](written_and_read(workflows, tmp_path / "broken")) != []
+
+
+def test_the_readme_names_the_image_ci_runs_in() -> None:
+    """The README's two commands are what CI runs, in the image the README names."""
+    images = {
+        str(job["container"]["image"]) for _, _, job in jobs(load(WORKFLOWS)) if isinstance(job.get("container"), dict)
+    }
+    assert len(images) == 1
+    assert images.pop() in (REPO_ROOT / "README.md").read_text()

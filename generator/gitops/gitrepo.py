@@ -90,7 +90,10 @@ def _check_ref(ref: str) -> None:
 def _resolve(repo: Any, ref: str) -> str:
     try:
         return str(repo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")).strip()
-    except git.GitCommandError:
+    except git.GitCommandError as err:
+        if err.status == 128:  # fatal: not about the ref, git refused the repository (e.g. its owner)
+            complaint = str(err.stderr).strip().removeprefix("stderr:").strip(" '\n")
+            raise GitError(f"git failed: {printable(complaint)}") from None
         raise UnknownRef(f"unknown git ref '{printable(ref)}'") from None
 
 

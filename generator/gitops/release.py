@@ -377,6 +377,16 @@ def obtain_release_binary(
         if found is not None:
             data, origin = found, where
         else:
+            # The bytes obtained here (other ones), then why neither the history nor the asset served.
+            if data is not None:
+                mismatch = [
+                    f for f in check_version_binary(entry, index, version, data) if f.severity is Severity.ERROR
+                ]
+                raise FindingsError(
+                    f"refused the binary of {entry.name} {version.version}: it is not what filter.yaml records, "
+                    "and neither a commit's sources nor the published asset gives it",
+                    mismatch + more,
+                )
             problems += more
     if data is None:
         raise FindingsError(f"cannot obtain the binary of {entry.name} {version.version}", problems)
