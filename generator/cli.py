@@ -1018,12 +1018,17 @@ def download_command(
 
     VERSION defaults to the latest that is not yanked; a yanked one given explicitly is downloaded
     with a warning. The URL and sha256 come from the local catalog (what the site links to), or
-    from a site's or a mirror's index.json with --index; --mirror fetches a mirror's copy. The
-    sha256 is always the judge: refused bytes leave nothing behind.
+    from a site's or a mirror's index.json with --index (URL, or a file: a mirror on disk), whose
+    sha256s are then trusted; --mirror fetches a mirror's copy, judged by the local catalog's
+    sha256. Refused bytes leave nothing behind.
     """
     from generator.binaries.fetch import FetchPolicy
     from generator.commands import download as download_cmd
 
+    source = click.get_current_context().get_parameter_source("mirror")
+    if index is not None and mirror and source is click.core.ParameterSource.ENVIRONMENT:
+        err.print("note: CATALOG_MIRROR is not used with --index: the index gives the download URLs", highlight=False)
+        mirror = None
     with handled():
         request = download_cmd.DownloadRequest(
             spec=spec,

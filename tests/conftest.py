@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import ipaddress
 import os
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
@@ -24,6 +26,37 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 RELEASE_URL = "https://releases.example.org/{name}-v{version}/{name}.wasm"
 # The behaviour case every test filter has unless a test says otherwise: a request passes through.
 CASES = "cases:\n- name: passes a request through\n  requests:\n  - expect:\n      status: 200\n"
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
+
+
+class NetworkRefused(socket.gaierror):
+    """A test tried to look up a host other than this machine (as a failed lookup, which clients handle)."""
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests reach nothing beyond this machine: a name lookup of any other host fails at once, as
+    it would offline. Addresses given as numbers need no lookup (the download checks refuse the
+    private ones themselves). Subprocesses are not covered: npm reaches its package registry."""
+    lookup = socket.getaddrinfo
+
+    def loopback_only(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and str(name).lower() not in LOOPBACK_NAMES and not _is_address(str(name)):
+            raise NetworkRefused(socket.EAI_NONAME, f"the tests look up no host but this machine, not {name!r}")
+        return lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", loopback_only)
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def require(missing: str | None) -> None:

@@ -132,10 +132,13 @@ def api(state: State, permissions: dict[str, str], args: list[str]) -> str:
     text = json.dumps(answer)
     if jq is None:
         return text + "\n"
-    result = subprocess.run(["jq", "-r", "-c", jq], input=text, capture_output=True, text=True, check=False)
+    result = subprocess.run(["jq", "-c", jq], input=text, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise Failure(f"gh: jq: {result.stderr.strip()}")
-    return result.stdout
+    # As gh prints --jq results: strings raw, null as an empty line, the rest as compact JSON.
+    values = [json.loads(line) for line in result.stdout.splitlines()]
+    return "".join(f"{'' if v is None else v if isinstance(v, str) else json.dumps(v, separators=(',', ':'))}\n"
+                   for v in values)  # fmt: skip
 
 
 def _pull(state: State, number: str) -> dict[str, Any]:

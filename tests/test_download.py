@@ -319,3 +319,53 @@ def test_a_mirror_that_serves_other_bytes_is_refused(
     assert result.exit_code == 1
     assert "expected sha256" in result.stderr
     assert not out.exists()
+
+
+def test_a_mirror_on_disk_is_read_through_its_index(
+    mirror: str, nowhere: Callable[..., Result], tmp_path: Path
+) -> None:
+    """`--index DIR/index.json`: the relative download paths are files beside the index."""
+    index = str(tmp_path / "mirror" / "index.json")
+    out = tmp_path / "a.wasm"
+    result = nowhere("filter", "download", "alpha@1.0.0", "--index", index, "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes() == V1
+    (tmp_path / "mirror" / "alpha-v1.1.0" / "alpha-1.1.0.wasm").write_bytes(OTHER)
+    result = nowhere("filter", "download", "alpha", "--index", index, "-o", str(tmp_path / "b.wasm"))
+    assert result.exit_code == 1
+    assert "not the recorded" in result.stderr
+    assert not (tmp_path / "b.wasm").exists()
+
+
+def test_a_mirror_and_an_index_are_one_or_the_other(
+    mirror: str, cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = str(tmp_path / "mirror" / "index.json")
+    out = str(tmp_path / "a.wasm")
+    result = cli("filter", "download", "alpha", "--index", index, "--mirror", mirror, "--allow-http", "-o", out)
+    assert result.exit_code == 2
+    assert "give one of them" in result.stderr
+    monkeypatch.setenv("CATALOG_MIRROR", mirror)  # set for the user's session: --index still works
+    result = cli("filter", "download", "alpha", "--index", index, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert "CATALOG_MIRROR is not used with --index" in result.stderr
+
+
+def test_a_mirror_reports_a_file_it_will_not_replace_and_writes_the_rest(
+    mirror: str, cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    directory = tmp_path / "mirror"
+    (directory / "alpha-v1.1.0" / "alpha-1.1.0.wasm").write_bytes(OTHER)
+    (directory / "alpha-v1.0.0" / "alpha-1.0.0.wasm.sha256").write_text("wrong\n")
+    (directory / "alpha-v1.2.0" / "alpha-1.2.0.wasm").unlink()
+    (directory / "index.json").unlink()
+    result = cli("release", "mirror", str(directory))
+    assert result.exit_code == 1
+    assert "alpha-1.1.0.wasm" in result.stderr
+    assert "holds other bytes than alpha 1.1.0" in result.stderr
+    assert (directory / "alpha-v1.1.0" / "alpha-1.1.0.wasm").read_bytes() == OTHER  # never replaced
+    assert (directory / "alpha-v1.2.0" / "alpha-1.2.0.wasm").read_bytes() == V3  # the rest is written
+    sha = version_data("1.0.0", V1)["sha256"]
+    assert (directory / "alpha-v1.0.0" / "alpha-1.0.0.wasm.sha256").read_text() == f"{sha}  alpha-1.0.0.wasm\n"
+    index = json.loads((directory / "index.json").read_text())
+    assert [v["version"] for v in index["filters"][0]["versions"]] == ["1.2.0", "1.0.0"]  # what the mirror holds

@@ -14,7 +14,9 @@ import pytest
 from click.testing import Result
 
 from generator.binaries.obtain import BinaryOptions
+from generator.binaries.recipes import ToolchainMissing
 from generator.binaries.store import BinaryStore
+from generator.gitops import release as release_module
 from generator.gitops.release import ZERO_SHA, prepare
 from generator.metadata.errors import FindingsError
 from generator.wasm.wat import compile_wat
@@ -225,7 +227,7 @@ def test_prepare_writes_the_asset_its_checksum_and_notes(cli: Cli, repo: Catalog
     check = subprocess.run(["sha256sum", "-c", "alpha-1.0.0.wasm.sha256"], cwd=out, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     notes = (out / "alpha-v1.0.0.notes.md").read_text()
-    assert notes.startswith("# Alpha \\[click\\]\\(https://evil.example\\) 1.0.0\n")  # text, not a link
+    assert notes.startswith("# Alpha \\[click\\]\\(https\\://evil.example\\) 1.0.0\n")  # text, not a link
     assert f"- sha256: `{sha256}`" in notes
     assert f"- size: {len(V1)} bytes" in notes
     assert "- proxy-wasm ABI: 0.2.1" in notes
@@ -330,6 +332,45 @@ def test_release_notes_read_as_typed_in_markdown(cli: Cli, repo: CatalogBuilder,
     assert "Adds x-powered-by: envoy-wasm to every response." in notes  # no &#58; in the raw text
 
 
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "- a list, a link https://evil.example/x and www.evil.example",
+        "1. a numbered list pinging @acme/maintainers and @someone",
+        "<img src=x onerror=alert(1)> [click](https://evil.example) **bold** `code`",
+        "---",
+    ],
+)
+def test_release_notes_render_on_github_as_plain_text(
+    cli: Cli, repo: CatalogBuilder, tmp_path: Path, summary: str
+) -> None:
+    """Rendered by cmark-gfm, GitHub's own Markdown: the summary is its text, and nothing more."""
+    import cmarkgfm
+    from bs4 import BeautifulSoup
+
+    repo.add("alpha", V1, summary=summary, title="Alpha https://evil.example/title")
+    assert (
+        cli(
+            "release", "prepare", "alpha@1.0.0", "-o", str(tmp_path), "--site-url", "https://cat.example.org/"
+        ).exit_code
+        == 0
+    )
+    html = BeautifulSoup(
+        cmarkgfm.github_flavored_markdown_to_html((tmp_path / "alpha-v1.0.0.notes.md").read_text()), "html.parser"
+    )
+    assert html.h1 is not None
+    assert html.h1.get_text() == "Alpha https://evil.example/title 1.0.0"
+    paragraph = html.find("p")
+    assert paragraph is not None
+    assert paragraph.get_text() == summary
+    assert [a["href"] for a in html.find_all("a")] == ["https://cat.example.org/filters/alpha/"]  # ours only
+    assert [li.get_text().split(":")[0] for li in html.find_all("li")][0] == "filter"  # the facts list, no other
+    mentions = [code.get_text() for code in paragraph.find_all("code")]
+    assert all(code.startswith("@") for code in mentions)  # a mention is code, which GitHub does not notify
+    assert html.find("img") is None
+    assert html.find("hr") is None
+
+
 def test_an_older_version_is_built_from_the_commit_whose_sources_made_it(
     cli: Cli, repo: CatalogBuilder, store: BinaryStore, tmp_path: Path
 ) -> None:
@@ -350,6 +391,36 @@ def test_an_older_version_is_built_from_the_commit_whose_sources_made_it(
     assert (tmp_path / "out" / "beta-0.1.0.wasm").read_bytes() == BETA
     first = git(repo.root, "rev-list", "--max-count=1", "HEAD~1").strip()
     assert f"from built from commit {first[:12]}" in result.stderr
+    assert f"--target {first} --title 'beta 0.1.0'" in result.stderr  # tagged where its sources are
+
+
+def test_a_missing_toolchain_is_named_not_blamed_on_the_history(
+    repo: CatalogBuilder, store: BinaryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_beta(repo)
+    commit(repo, "beta 0.1.0")
+    newer = proxy_wat(extra=['(func (export "beta2"))'])
+    data = {**filter_data("beta", V1), "versions": [
+        version_data("0.1.0", BETA, source=copy.deepcopy(BUILD_BETA)),
+        version_data("0.2.0", compile_wat(newer), source=copy.deepcopy(BUILD_BETA)),
+    ]}  # fmt: skip
+    repo.write("beta", data)
+    (repo.directory("beta") / "src" / "beta.wat").write_text(newer)
+    commit(repo, "beta 0.2.0: new sources")
+    for path in Path(str(store.root)).rglob("*.wasm"):
+        path.unlink()
+    attempts = []
+
+    def no_toolchain(*args: object) -> bytes:
+        attempts.append(args)
+        raise ToolchainMissing("wat2wasm 1.0.36 is pinned: install it")  # as a recipe says it
+
+    monkeypatch.setattr(release_module, "build", no_toolchain)
+    with pytest.raises(FindingsError) as raised:
+        prepare(repo.root, store, "beta@0.1.0", tmp_path / "out", BinaryOptions(offline=True))
+    messages = [finding.message for finding in raised.value.findings]
+    assert "0.1.0: cannot build from the history: wat2wasm 1.0.36 is pinned: install it" in messages
+    assert len(attempts) == 1  # not one build per commit
 
 
 def test_without_sources_the_published_asset_is_downloaded_and_checked(

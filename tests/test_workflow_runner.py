@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 
 from tests.workflowexpr import ExpressionError, Status, condition, evaluate, interpolate
-from tests.workflowrun import FAKE_GH, LocalGitHub, WorkflowError, listens, matrix_entries, read_key_values
+from tests.workflowrun import (
+    FAKE_GH,
+    LocalGitHub,
+    WorkflowError,
+    WorkflowRun,
+    git,
+    listens,
+    matrix_entries,
+    read_key_values,
+)
 
 CONTEXTS: dict[str, Any] = {
     "github": {
@@ -160,3 +169,131 @@ def test_gh_refuses_an_endpoint_it_does_not_know(local: LocalGitHub) -> None:
     result = gh(local, "reader", "api", "repos/acme/catalog/pulls/3/files")
     assert result.returncode == 1
     assert "Not Found (HTTP 404)" in result.stderr
+
+
+def test_gh_prints_null_as_an_empty_line_as_gh_does(local: LocalGitHub) -> None:
+    result = gh(local, "reader", "api", "repos/acme/catalog/pulls/3", "--jq", ".missing, .number, .user")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == '\n3\n{"login":"carol"}\n'
+
+
+def test_a_matrix_is_limited_to_256_entries() -> None:
+    assert len(matrix_entries({"n": list(range(256))})) == 256
+    with pytest.raises(WorkflowError, match="produces 257 jobs"):
+        matrix_entries({"n": list(range(257))})
+
+
+def test_an_output_block_without_its_delimiter_is_refused() -> None:
+    with pytest.raises(WorkflowError, match="Matching delimiter not found 'EOF'"):
+        read_key_values("body<<EOF\nline\n")
+
+
+# --- small workflows, run ---------------------------------------------------------------------
+
+WORKFLOW = """
+name: Try
+on:
+  push:
+    branches: [main]
+permissions: {}
+jobs:
+  first:
+    runs-on: ubuntu-24.04
+    permissions: {}
+    outputs:
+      greeting: ${{ steps.say.outputs.greeting }}
+    steps:
+      - id: say
+        run: |
+          echo "greeting=hello" >> "$GITHUB_OUTPUT"
+          echo "LATER=from-env" >> "$GITHUB_ENV"
+      - run: test "$LATER" = from-env
+      - name: fails
+        run: exit 3
+      - name: skipped after a failure
+        run: echo never
+      - name: runs on failure
+        if: failure()
+        run: echo "::notice::cleaning up"
+  second:
+    needs: first
+    if: always()
+    runs-on: ubuntu-24.04
+    permissions: {}
+    steps:
+      - env:
+          GREETING: ${{ needs.first.outputs.greeting }}
+          RESULT: ${{ needs.first.result }}
+        run: test "$GREETING/$RESULT" = hello/failure
+  matrix:
+    runs-on: ubuntu-24.04
+    permissions: {}
+    strategy:
+      fail-fast: FAIL_FAST
+      matrix:
+        n: [1, 2, 3]
+    steps:
+      - env:
+          N: ${{ matrix.n }}
+        run: test "$N" != 1
+  container:
+    runs-on: ubuntu-24.04
+    container:
+      image: python:3.11-bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000
+    permissions: {}
+    steps:
+      - name: the context names the host's directory
+        env:
+          CONTEXT: ${{ runner.temp }}
+        run: test ! -d "$CONTEXT" && test -d "$RUNNER_TEMP"
+      - name: no gh or jq in the image
+        run: "! command -v gh && ! command -v jq"
+      - uses: actions/upload-artifact@0000000000000000000000000000000000000000
+        with:
+          name: hidden
+          path: .hidden/
+          if-no-files-found: error
+"""
+
+
+def run_workflow(tmp_path: Path, fail_fast: str) -> WorkflowRun:
+    github = LocalGitHub.with_files(
+        tmp_path / fail_fast, {".github/workflows/try.yml": WORKFLOW.replace("FAIL_FAST", fail_fast)}
+    )
+    clone = github.clone(tmp_path / f"clone-{fail_fast}", "maintainer")
+    (clone / "README.md").write_text("change\n")
+    git("add", "-A", cwd=clone)
+    git("commit", "-q", "-m", "change", cwd=clone)
+    (run,) = github.push(clone)
+    return run
+
+
+@pytest.mark.slow
+def test_steps_jobs_and_matrices_run_as_on_github(tmp_path: Path) -> None:
+    run = run_workflow(tmp_path, "true")
+    assert run.conclusion == "failure"
+    first = run.job("first")
+    assert [(s.name, s.outcome) for s in first.steps][1:] == [
+        ('test "$LATER" = from-env', "success"),
+        ("fails", "failure"),
+        ("skipped after a failure", "skipped"),
+        ("runs on failure", "success"),
+    ]
+    assert first.outputs == {"greeting": "hello"}
+    assert run.notices() == ["cleaning up"]
+    assert run.job("second").result == "success", run.failures()
+    # fail-fast (the default): the entries after a failed one are cancelled.
+    assert [job.result for job in run.jobs["matrix"]] == ["failure", "cancelled", "cancelled"]
+    container = run.job("container")
+    assert [(s.name, s.outcome) for s in container.steps] == [
+        ("the context names the host's directory", "success"),
+        ("no gh or jq in the image", "success"),
+        ("actions/upload-artifact", "failure"),  # hidden files are left out: nothing to upload
+    ]
+
+
+@pytest.mark.slow
+def test_without_fail_fast_every_entry_runs(tmp_path: Path) -> None:
+    run = run_workflow(tmp_path, "false")
+    assert [job.result for job in run.jobs["matrix"]] == ["failure", "success", "success"]
+    assert run.result("matrix") == "failure"

@@ -171,7 +171,10 @@ def test_a_new_filters_pull_request_is_checked_reviewed_merged_and_released(
     proof = validate.step("catalog validate --changed-since --deep").log
     assert "checking greeting: behaviour cases in Envoy" in proof
     assert "1 filter checked: 0 errors" in proof  # only the changed filter
+    assert validate.installed == ["clang-14 lld-14"]  # what make toolchain-clang put in the image
     assert checks.job("site").result == "success"
+    assert checks.job("site").installed == []  # make site needs no toolchain
+    assert only(runs[:1], "review.yml").job("review").installed == ["gh jq"]
 
     statuses = github.statuses(head)
     assert [(s["context"], s["state"]) for s in statuses] == [(STATUS_CONTEXT, "pending"), (STATUS_CONTEXT, "success")]
@@ -239,6 +242,8 @@ def test_a_push_releases_two_versions_of_two_filters(github: LocalGitHub, pages:
         asset = github.asset(tag, f"{tag.replace('-v', '-')}.wasm")
         assert hashlib.sha256(asset.read_bytes()).hexdigest() == entry["sha256"], tag
         assert github.releases()[tag]["target_commitish"] == publish.head_sha
+    assert jobs["api-key-auth-v1.1.0"].installed == ["gh jq", "clang-14 lld-14"]  # only the recipe's toolchain
+    assert jobs["add-header-v1.1.0"].installed == ["gh jq"]  # WAT needs none
     assert jobs["api-key-auth-v1.1.0"].ran()[:4] == [
         "actions/checkout",
         "Trust the checkout",
@@ -325,7 +330,8 @@ def test_one_release_that_fails_keeps_neither_the_others_nor_the_site_back(
     log = failed.step("catalog release prepare").log
     assert "refused the binary of rate-limit 1.1.0: it is not what filter.yaml records" in log
     assert "1.1.0: no commit's sources build the recorded sha256" in log  # the history was tried
-    assert "1.1.0: the published asset" in log  # and so was the release asset (GitHub is not reachable here)
+    assert "1.1.0: the published asset" in log  # and so was the release asset,
+    assert "a local workflow run looks up no host, not 'github.com'" in log  # offline, as every job here
     assert failed.step("gh release create").outcome == "skipped"
     assert "add-header-v1.1.0" in github.releases()
     assert "rate-limit-v1.1.0" not in github.releases()
@@ -357,3 +363,23 @@ def test_a_container_job_that_does_not_trust_its_checkout_fails_as_on_github(
     assert "Trust the checkout" not in [step.name for step in plan.steps]
     assert "dubious ownership" in plan.step("catalog release plan").log
     assert publish.result("pages") == "skipped"
+
+
+def test_a_release_job_that_does_not_install_gh_fails_as_on_github(github: LocalGitHub, tmp_path: Path) -> None:
+    """The image has no gh: only `make toolchain-github` brings it."""
+    released_so_far(github, tmp_path)
+    clone = github.clone(tmp_path / "maintainer", "maintainer")
+    workflow = clone / ".github" / "workflows" / "publish.yml"
+    text = workflow.read_text()
+    assert "run: make venv toolchain-github\n" in text
+    workflow.write_text(text.replace("run: make venv toolchain-github\n", "run: make venv\n", 1))
+    commit(clone, "publish.yml: forget gh")
+    new_version(clone, "add-header", "1.1.0", "src/add_header.wat", '"add-header")', '"add-headeR")')
+
+    publish = only(github.push(clone), "publish.yml")
+
+    assert publish.conclusion == "failure"
+    (job,) = publish.jobs["release"]
+    assert job.installed == []
+    assert "gh: command not found" in job.step("gh release create").log
+    assert github.releases().get("add-header-v1.1.0") is None

@@ -27,6 +27,8 @@ What stands in for GitHub, and so is only shown by a real run there:
   mount is, so git refuses it until the job trusts it (`safe.directory`), as it does there;
 - actions/setup-node: this machine's Node.js (NodeSource's, as on the developers' machines) is
   checked to be the version asked for, not downloaded;
+- the network: the jobs' Python processes look up no host but this machine (a download from
+  GitHub fails at once); npm still reaches its package registry;
 - the Python packages: the checkout's `.venv` reuses the test environment's packages with the
   checkout's own code (what `make venv` installs from the pins), so jobs need no network;
 - concurrency groups (runs are sequential; the groups are only evaluated), `environment:`
@@ -45,7 +47,7 @@ import subprocess
 import sys
 import sysconfig
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,24 @@ ZERO_SHA = "0" * 40
 WORKFLOWS_DIR = ".github/workflows"
 FAKE_GH = Path(__file__).with_name("fake_gh.py")
 CONTAINER_UID = 1001  # the runner's user, who owns the workspace a container job's root works in
+HOST_WORKSPACE = "/home/runner/work/catalog/catalog"  # what `github.workspace` says in a container job
+HOST_TEMP = "/home/runner/work/_temp"  # what `runner.temp` says in a container job
+MAX_MATRIX = 256  # GitHub's limit of jobs a matrix may make
+# What the CI image (python:3.11-bookworm) lacks of what this machine has: a container job finds
+# them only once `make toolchain-NAME` installed their package (the stand-in apt-get below).
+NOT_IN_IMAGE = frozenset(
+    {"gh", "jq", "clang-14", "clang", "wasm-ld-14", "ld.lld-14", "node", "npm", "npx", "chromium", "wrk",
+     "h2load", "sudo"}
+)  # fmt: skip
+PACKAGES = {  # Debian package -> the commands it provides here
+    "gh": ("gh",),
+    "jq": ("jq",),
+    "clang-14": ("clang-14",),
+    "lld-14": ("wasm-ld-14", "ld.lld-14"),
+    "wrk": ("wrk",),
+    "nghttp2-client": ("h2load",),
+    "openssl": ("openssl",),
+}
 COMMAND = re.compile(r"^::([\w-]+)(?: ([^:]*))?::(.*)$")
 DATE = "2026-12-01T10:00:00+00:00"
 REPOSITORY_PAYLOAD = {
@@ -110,6 +130,7 @@ class JobRun:
     matrix: dict[str, Any] | None = None
     container: str | None = None
     not_run: str | None = None  # why the runner left a job to others (it is the test suite itself)
+    installed: list[str] = field(default_factory=list)  # Debian packages a container job installed
 
     def step(self, name: str) -> StepResult:
         """The step named `name` (its `name:`, or its `uses:` action, or its script's first line)."""
@@ -223,25 +244,40 @@ class LocalGitHub:
     def with_this_repository(cls, root: Path, skip_jobs: Mapping[str, str] | None = None) -> LocalGitHub:
         """GitHub holding this repository as the work tree has it (committed or not): its
         workflows, Makefile, generator and catalog, as one commit on `main`. No event is sent."""
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=REPO_ROOT, capture_output=True, check=True,
+        ).stdout.decode().split("\0")  # fmt: skip
+        paths = [REPO_ROOT / name for name in filter(None, listed) if (REPO_ROOT / name).is_file()]
+        files = {path.relative_to(REPO_ROOT).as_posix(): path.read_bytes() for path in paths}
+        executables = {path.relative_to(REPO_ROOT).as_posix() for path in paths if os.access(path, os.X_OK)}
+        return cls.with_files(root, files, skip_jobs, executables)
+
+    @classmethod
+    def with_files(
+        cls,
+        root: Path,
+        files: Mapping[str, str | bytes],
+        skip_jobs: Mapping[str, str] | None = None,
+        executables: Collection[str] = (),
+    ) -> LocalGitHub:
+        """GitHub holding a repository of `files` (path: content; `executables` get mode 755) as
+        one commit on `main`."""
         github = cls(root, skip_jobs)
         git("init", "-q", "--bare", "-b", DEFAULT_BRANCH, str(github.origin))
         # GitHub serves any commit by its SHA, as actions/checkout fetches them.
         git("config", "uploadpack.allowAnySHA1InWant", "true", cwd=github.origin)
         source = root / "source"
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO_ROOT, capture_output=True, check=True,
-        ).stdout.decode().split("\0")  # fmt: skip
-        for name in filter(None, listed):
-            path = REPO_ROOT / name
-            if path.is_file():
-                target = source / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
+        for name, content in files.items():
+            target = source / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content.encode() if isinstance(content, str) else content)
+            if name in executables:
+                target.chmod(0o755)
         git("init", "-q", "-b", DEFAULT_BRANCH, cwd=source)
         identity(source, "maintainer")
         git("add", "-A", cwd=source)
-        git("commit", "-q", "-m", "The catalog", cwd=source)
+        git("commit", "-q", "-m", "The repository", cwd=source)
         git("remote", "add", "origin", str(github.origin), cwd=source)
         git("push", "-q", "origin", DEFAULT_BRANCH, cwd=source)
         shutil.rmtree(source)
@@ -483,6 +519,30 @@ class LocalGitHub:
         self.runs.append(run)
         return run
 
+    def host_command(self, command: str) -> str | None:
+        """Where a command a package provides is on this machine (gh: the stub)."""
+        if command == "gh":
+            return str(self.bin / "gh")
+        return shutil.which(command, path=os.pathsep.join(host_path()))
+
+    def image_bin(self) -> Path:
+        """The CI image's commands, made on first use: this machine's, but those it lacks."""
+        directory = self.root / "image-bin"
+        if directory.is_dir():
+            return directory
+        directory.mkdir()
+        for folder in host_path():
+            try:
+                entries = sorted(Path(folder).iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                target = directory / entry.name
+                if entry.name in NOT_IN_IMAGE or target.exists() or not os.access(entry, os.X_OK) or entry.is_dir():
+                    continue
+                target.symlink_to(entry)
+        return directory
+
     def seed_release(self, tag: str, target: str) -> None:
         """A release made before the test's story began: its tag in origin, its entry in the API."""
         git("update-ref", f"refs/tags/{tag}", target, cwd=self.origin)
@@ -642,12 +702,26 @@ class Runner:
             entries = matrix_entries(strategy.get("matrix"))
         except WorkflowError as err:
             return [JobRun(job_id, name, "failure", [StepResult("matrix", "failure", str(err))])]
-        return [self._instance(job_id, job, contexts, entry, index) for index, entry in enumerate(entries)]
+        fail_fast = strategy.get("fail-fast", True) is not False
+        instances: list[JobRun] = []
+        for index, entry in enumerate(entries):
+            if fail_fast and any(run.result == "failure" for run in instances):
+                # GitHub cancels the entries still queued or running once one fails.
+                instances.append(JobRun(job_id, name, "cancelled", matrix=entry))
+                continue
+            instances.append(self._instance(job_id, job, contexts, entry, index, fail_fast))
+        return instances
 
     def _instance(
-        self, job_id: str, job: dict[str, Any], base: dict[str, Any], matrix: dict[str, Any] | None, index: int
+        self,
+        job_id: str,
+        job: dict[str, Any],
+        base: dict[str, Any],
+        matrix: dict[str, Any] | None,
+        index: int,
+        fail_fast: bool = True,
     ) -> JobRun:
-        contexts = {**base, "matrix": matrix or {}, "strategy": {"fail-fast": False, "job-index": index}}
+        contexts = {**base, "matrix": matrix or {}, "strategy": {"fail-fast": fail_fast, "job-index": index}}
         name = to_text(interpolate(str(job.get("name", job_id)), contexts))
         interpolate(job.get("concurrency"), contexts)  # evaluated, not enforced
         container = job.get("container")
@@ -659,11 +733,15 @@ class Runner:
             directory.mkdir(parents=True)
         token = f"ghs_local_{self.run_record.run_id}_{job_id}_{index}"
         self.github.register_token(token, permissions_of(self.workflow, job))
-        github = {**self.context, "token": token, "job": job_id, "workspace": str(workspace)}
+        # In a container job the `github.workspace` and `runner.temp` contexts name the host's
+        # directories, which the container mounts elsewhere: here they name nothing at all.
+        host = image is not None
+        github = {**self.context, "token": token, "job": job_id,
+                  "workspace": HOST_WORKSPACE if host else str(workspace)}  # fmt: skip
         contexts |= {
             "github": github,
             "secrets": {"GITHUB_TOKEN": token},
-            "runner": {"temp": str(temp), "os": "Linux", "arch": "X64"},
+            "runner": {"temp": HOST_TEMP if host else str(temp), "os": "Linux", "arch": "X64"},
         }
         env: dict[str, str] = {}
         for scope in (self.workflow.get("env"), job.get("env")):
@@ -690,6 +768,7 @@ class Runner:
                 result.steps[-1].outcome = "failure (continued)"
         if any(s.outcome == "failure" for s in result.steps):
             result.result = "failure"
+        result.installed = job_state.installed()
         final = {**contexts, "steps": steps_context, "env": job_state.env}
         result.outputs = {k: to_text(v) for k, v in interpolate(job.get("outputs", {}), final).items()}
         environment = job.get("environment")
@@ -717,6 +796,8 @@ def matrix_entries(matrix: Any) -> list[dict[str, Any] | None]:
     entries += [dict(extra) for extra in include]
     if not entries:
         raise WorkflowError("the matrix has no entries")
+    if len(entries) > MAX_MATRIX:
+        raise WorkflowError(f"The strategy configuration produces {len(entries)} jobs, more than {MAX_MATRIX}")
     return list(entries)
 
 
@@ -757,14 +838,18 @@ class JobState:
         return f"{self.runner.run_record.file}/{self.job_id}"
 
     def base_env(self) -> dict[str, str]:
-        """What every process of the job starts with: a runner's environment, not this test's."""
+        """What every process of the job starts with: a runner's environment, not this test's.
+
+        A container job's PATH is the image's: this machine's commands but those the image lacks,
+        and the stand-ins of a root shell (`apt-get` installs from this machine; `id -u` is 0).
+        Any other job's is the runner's, which has gh and jq."""
         context = self.runner.context
-        inherited = [
-            p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
-            if p and Path(p) != Path(sys.executable).parent
-        ]  # fmt: skip
+        if self.result.container is not None:
+            path = [*self.path, str(self.container_bin()), str(self.runner.github.image_bin())]
+        else:
+            path = [*self.path, str(self.runner.github.bin), *host_path()]
         return {
-            "PATH": os.pathsep.join([*self.path, str(self.runner.github.bin), *inherited]),
+            "PATH": os.pathsep.join(path),
             "HOME": str(self.home),
             "LANG": "C.UTF-8",
             "TMPDIR": str(self.temp),
@@ -794,6 +879,27 @@ class JobState:
             "FAKE_GITHUB": str(self.runner.github.home),
             "FAKE_GITHUB_JOB": self.label,
         }
+
+    def container_bin(self) -> Path:
+        """The job's root stand-ins, made on first use: `apt-get` (what it installs is logged in
+        `installed.log` beside it) and `id`."""
+        directory = self.home.parent / "container-bin"
+        if directory.is_dir():
+            return directory
+        directory.mkdir()
+        provided = {
+            package: {command: self.runner.github.host_command(command) for command in commands}
+            for package, commands in PACKAGES.items()
+        }
+        write_script(directory / "apt-get", APT_GET.format(python=sys.executable, packages=json.dumps(provided),
+                                                           bin=json.dumps(str(directory))))  # fmt: skip
+        real_id = shutil.which("id", path=os.pathsep.join(host_path())) or "/usr/bin/id"
+        write_script(directory / "id", f'#!/bin/sh\nif [ "$1" = -u ]; then echo 0; else exec {real_id} "$@"; fi\n')
+        return directory
+
+    def installed(self) -> list[str]:
+        log = self.home.parent / "container-bin" / "installed.log"
+        return log.read_text().splitlines() if log.exists() else []
 
     def step(self, step: dict[str, Any], contexts: dict[str, Any], deadline: float) -> tuple[str, dict[str, str], str]:
         """Run one step: (outcome, outputs, log)."""
@@ -843,8 +949,11 @@ class JobState:
             timed_out = True
         log = out.decode(errors="replace")
         self._commands(log)
-        outputs = read_key_values(files["GITHUB_OUTPUT"].read_text())
-        self.env |= read_key_values(files["GITHUB_ENV"].read_text())
+        try:
+            outputs = read_key_values(files["GITHUB_OUTPUT"].read_text())
+            self.env |= read_key_values(files["GITHUB_ENV"].read_text())
+        except WorkflowError as err:
+            return "failure", {}, f"{log}\n{err}"
         self.path = [line for line in files["GITHUB_PATH"].read_text().splitlines() if line] + self.path
         if timed_out:
             return "failure", outputs, log + "\n(the job's timeout-minutes ran out)"
@@ -867,6 +976,40 @@ class JobState:
                 self.runner.run_record.annotations.append(Annotation(command, message, self.result.name))
 
 
+APT_GET = """#!{python}
+# apt-get in the CI image, standing in: `install` puts this machine's commands of the packages on PATH.
+import json, os, sys
+packages, directory = {packages}, {bin}
+args = [a for a in sys.argv[1:] if not a.startswith("-")]
+if args[:1] == ["install"]:
+    unknown = [p for p in args[1:] if p not in packages or None in packages[p].values()]
+    if unknown:
+        sys.exit("E: Unable to locate package " + unknown[0])
+    for package in args[1:]:
+        for command, target in packages[package].items():
+            link = os.path.join(directory, command)
+            if not os.path.lexists(link):
+                os.symlink(target, link)
+    with open(os.path.join(directory, "installed.log"), "a") as log:
+        log.write(" ".join(args[1:]) + "\\n")
+elif args[:1] != ["update"]:
+    sys.exit("apt-get stand-in: only update and install")
+"""
+
+
+def write_script(path: Path, text: str) -> None:
+    path.write_text(text)
+    path.chmod(0o755)
+
+
+def host_path() -> list[str]:
+    """This machine's PATH, without the test environment's own scripts."""
+    return [
+        p for p in os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+        if p and Path(p) != Path(sys.executable).parent
+    ]  # fmt: skip
+
+
 def read_key_values(text: str) -> dict[str, str]:
     """GITHUB_OUTPUT / GITHUB_ENV: `key=value` lines and `key<<DELIMITER` blocks."""
     values: dict[str, str] = {}
@@ -879,6 +1022,8 @@ def read_key_values(text: str) -> dict[str, str]:
                 if item == delimiter:
                     break
                 block.append(item)
+            else:
+                raise WorkflowError(f"Matching delimiter not found '{delimiter}'")
             values[key] = "\n".join(block)
         elif "=" in line:
             key, value = line.split("=", 1)
@@ -944,7 +1089,10 @@ def provide_venv(workspace: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     packages = Path(sysconfig.get_paths()["purelib"])
     site_packages = next((venv / "lib").glob("python3*/site-packages"))
-    (site_packages / "_workflow_run.pth").write_text(f"{workspace}\nimport site; site.addsitedir({str(packages)!r})\n")
+    (site_packages / "_workflow_run.pth").write_text(
+        f"{workspace}\nimport site; site.addsitedir({str(packages)!r})\nimport _workflow_offline\n"
+    )
+    (site_packages / "_workflow_offline.py").write_text(OFFLINE)
     bin_dir = Path(sys.executable).parent
     for script in bin_dir.iterdir():
         if not script.is_file() or script.name.startswith("python"):
@@ -964,16 +1112,52 @@ def setup_node(job: JobState, inputs: dict[str, str]) -> tuple[dict[str, str], s
     wanted = inputs.get("node-version", "")
     if not re.fullmatch(r"\d+", wanted):
         raise WorkflowError(f"actions/setup-node: the local equivalent takes a major version, got {wanted!r}")
-    found = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
-    if not found.startswith(f"v{wanted}."):
+    node = shutil.which("node", path=os.pathsep.join(host_path()))
+    found = subprocess.run([node or "node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    if node is None or not found.startswith(f"v{wanted}."):
         raise ActionFailed(f"this machine has Node.js {found or 'none'}, not {wanted}: the local run cannot stand in")
+    directory = job.home.parent / "node-bin"
+    directory.mkdir(exist_ok=True)
+    for command in ("node", "npm", "npx"):
+        target = shutil.which(command, path=os.pathsep.join(host_path()))
+        if target is not None and not (directory / command).exists():
+            (directory / command).symlink_to(target)
+    job.path.insert(0, str(directory))
     return {"node-version": found}, f"Node.js {found} (this machine's)"
 
 
+# The jobs' Python processes (catalog, mkdocs) look up no host but this machine: a download from
+# GitHub's releases fails at once, as the tests' own processes do (tests/conftest.py: no_network).
+OFFLINE = """import ipaddress, socket
+
+_lookup = socket.getaddrinfo
+
+
+def _loopback_only(host, *args, **kwargs):
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is not None and str(name).lower() not in ("localhost", "127.0.0.1", "::1"):
+        try:
+            ipaddress.ip_address(str(name).strip("[]"))
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, f"a local workflow run looks up no host, not {name!r}") from None
+    return _lookup(host, *args, **kwargs)
+
+
+socket.getaddrinfo = _loopback_only
+"""
+
+
 def upload_artifact(job: JobState, inputs: dict[str, str]) -> tuple[dict[str, str], str]:
-    only_inputs("actions/upload-artifact", inputs, {"name", "path", "if-no-files-found", "retention-days"})
+    only_inputs(
+        "actions/upload-artifact",
+        inputs,
+        {"name", "path", "if-no-files-found", "retention-days", "include-hidden-files"},
+    )
     source = job.workspace / inputs["path"]
     target = job.runner.artifacts / inputs.get("name", "artifact")
+    hidden = inputs.get("include-hidden-files", "false") == "true"
+    if not hidden and any(part.startswith(".") for part in Path(inputs["path"]).parts):
+        source = job.workspace / "nothing: upload-artifact leaves hidden files and directories out"
     if not source.exists() or (source.is_dir() and not any(source.iterdir())):
         if inputs.get("if-no-files-found", "warn") == "error":
             raise ActionFailed(f"No files were found with the provided path: {inputs['path']}")
@@ -981,7 +1165,7 @@ def upload_artifact(job: JobState, inputs: dict[str, str]) -> tuple[dict[str, st
     if target.exists():
         raise ActionFailed(f"an artifact named {target.name} exists already in this run")
     if source.is_dir():
-        shutil.copytree(source, target)
+        shutil.copytree(source, target, ignore=None if hidden else shutil.ignore_patterns(".*"))
     else:
         target.mkdir(parents=True)
         shutil.copy2(source, target / source.name)

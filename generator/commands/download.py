@@ -2,14 +2,18 @@
 
 The version's URL and sha256 come from the local catalog (the release asset, or the version's own
 source URL: what the site links to), or from a site's or a mirror's `index.json` when `--index`
-names one, so a user needs no clone of the catalog. With a mirror (`--mirror URL` or
-`$CATALOG_MIRROR`), the asset is fetched from the mirror's copy instead of the release. The bytes
-are refused unless their sha256 is the recorded one, wherever they come from; nothing is written
-then. An existing file is never replaced unless asked.
+names one, so a user needs no clone of the catalog (the index is then trusted for the sha256s: use
+the catalog's own site, or a mirror you run). With a mirror (`--mirror URL` or `$CATALOG_MIRROR`),
+the asset is fetched from the mirror's copy instead of the release, and the local catalog's
+sha256 judges it: a mirror cannot change what is accepted. A mirror on disk works too: `--index
+DIR/index.json` reads its relative download paths from DIR. The bytes are refused unless their
+sha256 is the recorded one, wherever they come from; nothing is written then. An existing file is
+never replaced unless asked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -63,6 +67,10 @@ def download_filter(root: Path | None, request: DownloadRequest, progress: Progr
     """Download the version `request.spec` names; `root` is the catalog (unused with an index)."""
     name, version = split_spec(request.spec)
     if request.index is not None:
+        if request.mirror is not None:
+            raise UsageError(
+                "--mirror rewrites the local catalog's download URLs and --index brings its own: give one of them"
+            )
         wanted = from_index(request.index, name, version, request.policy)
     else:
         if root is None:
@@ -74,10 +82,13 @@ def download_filter(root: Path | None, request: DownloadRequest, progress: Progr
     # The recorded size bounds the download: a server that sends more is stopped early.
     limit = wanted.size if wanted.size is not None else request.policy.max_bytes
     policy = replace(request.policy, max_bytes=min(limit, request.policy.max_bytes))
-    try:
-        data = download(wanted.url, policy, expected_sha256=wanted.sha256, progress=progress)
-    except FetchError as err:
-        raise CatalogError(f"{wanted.name} {wanted.version}: {err}") from None
+    if is_url(wanted.url):
+        try:
+            data = download(wanted.url, policy, expected_sha256=wanted.sha256, progress=progress)
+        except FetchError as err:
+            raise CatalogError(f"{wanted.name} {wanted.version}: {err}") from None
+    else:
+        data = _read_local(wanted, policy.max_bytes)
     try:
         if request.force:
             write_atomic(path, data)
@@ -150,12 +161,35 @@ def from_index(index: str, name: str, version: str | None, policy: FetchPolicy) 
     return Wanted(
         name=name,
         version=chosen["version"],
-        url=urljoin(index, url) if is_url(index) else url,
+        url=_resolve(index, url),
         sha256=sha256,
         size=size,
         yanked=chosen.get("yanked") is True,
         yank_reason=reason if isinstance(reason, str) else None,
     )
+
+
+def _resolve(index: str, url: str) -> str:
+    """A `download_url` as the index gives it: absolute, or relative to the index (a mirror's)."""
+    if is_url(index):
+        return urljoin(index, url)
+    if is_url(url) or "://" in url:
+        return url
+    return str(Path(index).parent / url)  # a mirror on disk: a file beside the index
+
+
+def _read_local(wanted: Wanted, max_bytes: int) -> bytes:
+    """A mirror's file on disk, refused unless its sha256 is the recorded one."""
+    data, findings = read_user_file(Path(wanted.url), max_bytes)
+    if data is None:
+        raise FindingsError(f"{wanted.name} {wanted.version}: the mirror's file cannot be read", findings)
+    found = hashlib.sha256(data).hexdigest()
+    if found != wanted.sha256:
+        raise CatalogError(
+            f"{wanted.name} {wanted.version}: {wanted.url} has sha256 {found}, "
+            f"not the recorded {wanted.sha256}; refused"
+        )
+    return data
 
 
 def _read_index(index: str, policy: FetchPolicy) -> Any:

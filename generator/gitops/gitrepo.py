@@ -354,6 +354,13 @@ def catalog_files_at(root: Path, ref: str, max_bytes: int) -> CatalogFiles:
         return CatalogFiles(commit, _committed_file(_entry(tree, SETTINGS_FILE.as_posix()), max_bytes), filters)
 
 
+def file_at(root: Path, ref: str, path: str, max_bytes: int) -> CommittedFile | None:
+    """The file at `path` as commit `ref` has it (None: no such path), without a checkout."""
+    _check_ref(ref)
+    with _open(root) as repo:
+        return _committed_file(_entry(repo.commit(_resolve(repo, ref)).tree, path), max_bytes)
+
+
 def _entry(tree: Any, path: str) -> Any:
     try:
         return tree / path

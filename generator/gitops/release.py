@@ -30,6 +30,7 @@ import yaml
 from generator.binaries.build import SDK_DIR, BuildError, build
 from generator.binaries.fetch import FetchError, download
 from generator.binaries.obtain import BinaryOptions, check_version_binary, obtain
+from generator.binaries.recipes import ToolchainMissing
 from generator.binaries.store import BinaryStore
 from generator.gitops import gitrepo
 from generator.metadata import rules
@@ -285,6 +286,7 @@ class Prepared:
     directory: Path
     files: tuple[str, ...]  # the asset, its .sha256, the notes: names inside `directory`
     origin: str  # how the binary was obtained, in a few words
+    target: str | None = None  # the commit to tag: whose sources built it, else HEAD (None outside git)
 
     @property
     def notes(self) -> Path:
@@ -298,6 +300,7 @@ class Prepared:
             self.release.tag,
             shlex.quote(str(asset)),
             shlex.quote(f"{asset}.sha256"),
+            *(["--target", self.target] if self.target else []),
             "--title",
             shlex.quote(f"{self.release.name} {self.release.version}"),
             "--notes-file",
@@ -347,7 +350,7 @@ def prepare(
     release = release_for(catalog.settings, entry.name, version)
     names = (release.asset, f"{release.asset}.sha256", notes_file(release))
     _check_free(directory, names)
-    data, origin = obtain_release_binary(root, store, entry, index, release, options)
+    data, origin, commit = obtain_release_binary(root, store, entry, index, release, options)
     page = f"{site_url.rstrip('/')}/filters/{entry.name}/" if site_url else None
     contents = (
         data,
@@ -355,13 +358,21 @@ def prepare(
         release_notes(meta, version, release, page).encode("utf-8"),
     )
     _write_together(directory, dict(zip(names, contents, strict=True)))
-    return Prepared(release, directory, names, origin)
+    return Prepared(release, directory, names, origin, commit or _head(root))
+
+
+def _head(root: Path) -> str | None:
+    try:
+        return gitrepo.resolve_commit(root, "HEAD")
+    except gitrepo.GitError:
+        return None
 
 
 def obtain_release_binary(
     root: Path, store: BinaryStore, entry: FilterEntry, index: int, release: Release, options: BinaryOptions
-) -> tuple[bytes, str]:
-    """Version `index` of a loaded filter, checked against filter.yaml, and where it came from.
+) -> tuple[bytes, str, str | None]:
+    """Version `index` of a loaded filter, checked against filter.yaml, where it came from, and
+    the commit whose sources built it when that is how it was obtained.
 
     The store, the recipe (the newest version's sources here) or the version's URL first; when
     those give nothing, or not the recorded bytes (the sources here have moved on), the git commit
@@ -371,9 +382,9 @@ def obtain_release_binary(
     version = entry.meta.versions[index]
     newest = index == len(entry.meta.versions) - 1
     data, problems = obtain(entry, index, version, store, options, is_newest=newest)
-    origin = "the store, the recipe or the version's URL"
+    origin, commit = "the store, the recipe or the version's URL", None
     if data is None or hashlib.sha256(data).hexdigest() != version.sha256:
-        found, where, more = _obtain_elsewhere(root, entry.name, version, release, options)
+        found, where, more, commit = _obtain_elsewhere(root, entry.name, version, release, options)
         if found is not None:
             data, origin = found, where
         else:
@@ -396,33 +407,33 @@ def obtain_release_binary(
             f"refused the binary of {entry.name} {version.version}: it is not what filter.yaml records", errors
         )
     store.put(data)
-    return data, origin
+    return data, origin, commit
 
 
 def _obtain_elsewhere(
     root: Path, name: str, version: Version, release: Release, options: BinaryOptions
-) -> tuple[bytes | None, str, list[Finding]]:
+) -> tuple[bytes | None, str, list[Finding], str | None]:
     """An older version's binary: built from the commit whose sources made it, else the published asset."""
     display = f"{FILTERS_DIR.as_posix()}/{name}/{METADATA_FILE}"
     problems: list[Finding] = []
     if version.source is not None and version.source.build is not None:
         try:
-            built = _build_from_history(root, name, version)
+            built, why = _build_from_history(root, name, version)
         except gitrepo.GitError as err:
             built, why = None, str(err)
-        else:
-            why = "no commit's sources build the recorded sha256"
+        except ToolchainMissing as err:  # no commit will build here: say what to install
+            built, why = None, f"cannot build from the history: {err}"
         if built is not None:
-            return built[0], f"built from commit {built[1][:12]}", []
+            return built[0], f"built from commit {built[1][:12]}", [], built[1]
         problems.append(rules.BuildFailed.at(display, f"{version.version}: {why}"))
     if options.offline:
-        return None, "", problems
+        return None, "", problems, None
     try:
         data = download(release.release_url, options.fetch_policy, expected_sha256=version.sha256)
     except FetchError as err:
         problems.append(rules.DownloadFailed.at(display, f"{version.version}: the published asset: {err}"))
-        return None, "", problems
-    return data, f"the published asset {release.release_url}", []
+        return None, "", problems, None
+    return data, f"the published asset {release.release_url}", [], None
 
 
 # How many commits back a version's sources are looked for, newest first (each is a build).
@@ -430,14 +441,16 @@ MAX_BUILD_ATTEMPTS = 5
 MAX_SOURCE_BYTES = 1 * MIB  # a file of sources, as a filter's directory may hold it
 
 
-def _build_from_history(root: Path, name: str, version: Version) -> tuple[bytes, str] | None:
+def _build_from_history(root: Path, name: str, version: Version) -> tuple[tuple[bytes, str] | None, str]:
     """The bytes of `version` built at the newest commit whose filter.yaml lists it as the newest
-    version with this sha256 (the sources then were its sources), and that commit."""
+    version with this sha256 (the sources then were its sources), and that commit; else None and
+    why not. ToolchainMissing when the recipe's toolchain is not here (no commit would build)."""
     directory = f"{FILTERS_DIR.as_posix()}/{name}"
-    attempts = 0
+    attempts, why = 0, "no commit lists it as its newest version with this sha256"
     for commit in gitrepo.commits_touching(root, directory):
-        files = gitrepo.catalog_files_at(root, commit, MAX_METADATA_BYTES).filters.get(name)
-        recipe = _newest_recipe(files, version)
+        recipe = _newest_recipe(
+            gitrepo.file_at(root, commit, f"{directory}/{METADATA_FILE}", MAX_METADATA_BYTES), version
+        )
         if recipe is None:
             continue
         attempts += 1
@@ -445,13 +458,17 @@ def _build_from_history(root: Path, name: str, version: Version) -> tuple[bytes,
             gitrepo.export_paths(root, commit, [directory, SDK_DIR.as_posix()], Path(tmp), max_bytes=MAX_SOURCE_BYTES)
             try:
                 data = build(Path(tmp) / directory, directory, recipe)
-            except BuildError:
-                data = None
+            except ToolchainMissing:
+                raise
+            except BuildError as err:
+                data, why = None, f"the build at commit {commit[:12]} failed: {err}"
+            else:
+                why = f"no commit's sources build the recorded sha256 (the last tried: {commit[:12]})"
         if data is not None and hashlib.sha256(data).hexdigest() == version.sha256:
-            return data, commit
+            return (data, commit), ""
         if attempts >= MAX_BUILD_ATTEMPTS:
             break
-    return None
+    return None, why
 
 
 def _newest_recipe(committed: gitrepo.CommittedFile | None, version: Version) -> BuildRecipe | None:

@@ -355,6 +355,14 @@ def _check_release_template(value: str) -> str:
     _check_https(value.replace("{name}", "n").replace("{version}", "1.0.0"))
     if "{name}" not in value or "{version}" not in value:
         raise _error(rules.BadUrl, "expected a URL template with {{name}} and {{version}}, got '{value}'", value=value)
+    # The path below the host is also where a mirror keeps each file: no query, fragment, `..` or `//`.
+    path = urlsplit(value).path
+    if "?" in value or "#" in value or "//" in path or any(part in (".", "..") for part in path.split("/")):
+        raise _error(
+            rules.BadUrl,
+            "expected a URL template whose path names a file (no query, fragment, '.', '..' or '//'), got '{value}'",
+            value=value,
+        )
     return value
 
 

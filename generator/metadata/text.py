@@ -20,8 +20,13 @@ _WHITESPACE = re.compile(r"\s+")
 # templates never place a value).
 _PUNCTUATION = {ord(c): f"&#{ord(c)};" for c in "!\"#&'()*+:<=>[\\]^_`{|}~"}
 # The same characters (and `$`, math on GitHub) escaped with a backslash, which CommonMark allows
-# before any ASCII punctuation; ':' needs none once '<' is escaped (no autolink can start).
+# before any ASCII punctuation. GitHub also links bare `scheme://` and `www.` text, and turns a line
+# that starts with `-` or `1.` into a list: those get a backslash too. A mention (`@login`,
+# `@org/team`) would notify people; it is shown as code, where GitHub does not look for mentions.
 _BACKSLASHED = {ord(c): f"\\{c}" for c in "!\"#&'()*+<=>[\\]^_`{|}~$"}
+_AUTOLINK = re.compile(r"(?<=[A-Za-z0-9])://|(?<![\w.])(?i:www)\.")
+_LIST_START = re.compile(r"^(-|\d{1,9}\.)")
+_MENTION = re.compile(r"(?<![\w`@\\])@[A-Za-z0-9][\w-]*(?:/[\w.-]*[\w-])?")
 
 _INVISIBLE = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}  # bidi controls
 
@@ -61,7 +66,11 @@ def md_text(value: Any) -> str:
 
 
 def md_plain(value: Any) -> str:
-    """One line of text for Markdown that is also read raw: backslash escapes instead of references."""
+    """One line of text for Markdown that is also read raw: backslash escapes instead of references,
+    no autolink, list or mention (see `_BACKSLASHED`)."""
     if isinstance(value, Safe):
         return value
-    return _WHITESPACE.sub(" ", "" if value is None else str(value)).translate(_BACKSLASHED)
+    text = _WHITESPACE.sub(" ", "" if value is None else str(value)).strip().translate(_BACKSLASHED)
+    text = _AUTOLINK.sub(lambda m: "\\://" if m.group(0) == "://" else m.group(0)[:-1] + "\\.", text)
+    text = _LIST_START.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)  # `)` is escaped already
+    return _MENTION.sub(lambda m: f"`{m.group(0)}`", text)
