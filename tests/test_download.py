@@ -369,3 +369,26 @@ def test_a_mirror_reports_a_file_it_will_not_replace_and_writes_the_rest(
     assert (directory / "alpha-v1.0.0" / "alpha-1.0.0.wasm.sha256").read_text() == f"{sha}  alpha-1.0.0.wasm\n"
     index = json.loads((directory / "index.json").read_text())
     assert [v["version"] for v in index["filters"][0]["versions"]] == ["1.2.0", "1.0.0"]  # what the mirror holds
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "https://h.example/dl/{name}/../../../../tmp/pwn/{version}.wasm",
+        "https://h.example/dl//{name}-{version}.wasm",
+        "https://h.example/dl?file={name}-{version}.wasm",
+        "https://h.example/dl/{name}-{version}.wasm#x",
+    ],
+)
+def test_a_release_url_that_names_no_plain_file_is_refused(
+    cli: Callable[..., Result], catalog: CatalogBuilder, tmp_path: Path, template: str
+) -> None:
+    """The template lays a mirror out: it cannot climb out of the mirror's directory."""
+    add_alpha(catalog)
+    (catalog.root / "catalog" / "catalog.yaml").write_text(f"release_url: {template}\n")
+    result = cli("release", "mirror", str(tmp_path / "mirror"))
+    assert result.exit_code == 1
+    assert "catalog/catalog.yaml" in result.stderr
+    assert "[CAT110]" in result.stderr
+    assert not any((tmp_path / "mirror").rglob("*.wasm"))
+    assert not Path("/tmp/pwn").exists()
