@@ -371,32 +371,9 @@ def test_release_notes_render_on_github_as_plain_text(
     assert html.find("hr") is None
 
 
-def test_an_older_version_is_built_from_the_commit_whose_sources_made_it(
-    cli: Cli, repo: CatalogBuilder, store: BinaryStore, tmp_path: Path
-) -> None:
-    add_beta(repo)
-    commit(repo, "beta 0.1.0")
-    newer = proxy_wat(extra=['(func (export "beta2"))'])
-    data = {**filter_data("beta", V1), "versions": [
-        version_data("0.1.0", BETA, source=copy.deepcopy(BUILD_BETA)),
-        version_data("0.2.0", compile_wat(newer), source=copy.deepcopy(BUILD_BETA)),
-    ]}  # fmt: skip
-    repo.write("beta", data)
-    (repo.directory("beta") / "src" / "beta.wat").write_text(newer)
-    commit(repo, "beta 0.2.0: new sources")
-    for path in Path(str(store.root)).rglob("*.wasm"):
-        path.unlink()  # nothing in the store: the sources here build 0.2.0, not 0.1.0
-    result = cli("release", "prepare", "beta@0.1.0", "-o", str(tmp_path / "out"))
-    assert result.exit_code == 0, result.stderr
-    assert (tmp_path / "out" / "beta-0.1.0.wasm").read_bytes() == BETA
-    first = git(repo.root, "rev-list", "--max-count=1", "HEAD~1").strip()
-    assert f"from built from commit {first[:12]}" in result.stderr
-    assert f"--target {first} --title 'beta 0.1.0'" in result.stderr  # tagged where its sources are
-
-
-def test_a_missing_toolchain_is_named_not_blamed_on_the_history(
-    repo: CatalogBuilder, store: BinaryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def sources_moved_on(repo: CatalogBuilder, store: BinaryStore) -> None:
+    """beta 0.1.0 committed, then 0.2.0 from new sources; an empty store: the sources here build
+    0.2.0, not 0.1.0."""
     add_beta(repo)
     commit(repo, "beta 0.1.0")
     newer = proxy_wat(extra=['(func (export "beta2"))'])
@@ -409,6 +386,24 @@ def test_a_missing_toolchain_is_named_not_blamed_on_the_history(
     commit(repo, "beta 0.2.0: new sources")
     for path in Path(str(store.root)).rglob("*.wasm"):
         path.unlink()
+
+
+def test_an_older_version_is_built_from_the_commit_whose_sources_made_it(
+    cli: Cli, repo: CatalogBuilder, store: BinaryStore, tmp_path: Path
+) -> None:
+    sources_moved_on(repo, store)
+    result = cli("release", "prepare", "beta@0.1.0", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "out" / "beta-0.1.0.wasm").read_bytes() == BETA
+    first = git(repo.root, "rev-list", "--max-count=1", "HEAD~1").strip()
+    assert f"from built from commit {first[:12]}" in result.stderr
+    assert f"--target {first} --title 'beta 0.1.0'" in result.stderr  # tagged where its sources are
+
+
+def test_a_missing_toolchain_is_named_not_blamed_on_the_history(
+    repo: CatalogBuilder, store: BinaryStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources_moved_on(repo, store)
     attempts = []
 
     def no_toolchain(*args: object) -> bytes:
