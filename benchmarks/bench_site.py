@@ -53,6 +53,7 @@ from generator.metadata.loader import load_catalog
 from generator.metadata.vocabulary import Category
 from generator.site.render import SiteOutput, render_site
 from generator.site.views import SiteOptions
+from tests.sitebuild import read_mkdocs_config
 
 ROOT = Path(__file__).resolve().parent.parent
 MKDOCS = Path(sys.executable).parent / "mkdocs"
@@ -183,7 +184,7 @@ def write_catalog(root: Path, count: int) -> list[str]:
 
 def derived_config(path: Path, docs_dir: Path, plugin: bool) -> Path:
     """The repository's mkdocs.yml with absolute paths (as tests/sitebuild.site_config), with or without `catalog`."""
-    config: dict[str, Any] = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+    config = read_mkdocs_config(ROOT / "mkdocs.yml")  # its `!ENV` values taken as their defaults
     config["docs_dir"] = str(docs_dir)
     config["theme"]["custom_dir"] = str(TEMPLATES / "overrides")
     if plugin:
