@@ -369,6 +369,11 @@ def test_a_mirror_reports_a_file_it_will_not_replace_and_writes_the_rest(
     assert (directory / "alpha-v1.0.0" / "alpha-1.0.0.wasm.sha256").read_text() == f"{sha}  alpha-1.0.0.wasm\n"
     index = json.loads((directory / "index.json").read_text())
     assert [v["version"] for v in index["filters"][0]["versions"]] == ["1.2.0", "1.0.0"]  # what the mirror holds
+    assert index["filters"][0]["latest"] == "1.0.0"  # 1.2.0 is yanked, 1.1.0 is not there
+    out = tmp_path / "latest.wasm"
+    result = cli("filter", "download", "alpha", "--index", str(directory / "index.json"), "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes() == V1
 
 
 @pytest.mark.parametrize(
@@ -392,3 +397,19 @@ def test_a_release_url_that_names_no_plain_file_is_refused(
     assert "[CAT110]" in result.stderr
     assert not any((tmp_path / "mirror").rglob("*.wasm"))
     assert not Path("/tmp/pwn").exists()
+
+
+def test_a_remote_index_never_names_a_file_here(
+    http_server: StaticServer, nowhere: Callable[..., Result], tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.wasm"
+    secret.write_bytes(V1)
+    sha = version_data("1.0.0", V1)["sha256"]
+    versions = [{"version": "1.0.0", "sha256": sha, "download_url": f"file:{secret}"}]
+    http_server.files["/index.json"] = json.dumps({"filters": [{"name": "alpha", "versions": versions}]}).encode()
+    out = tmp_path / "out.wasm"
+    result = nowhere("filter", "download", "alpha", "--index", http_server.url("/index.json"), "--allow-http",
+                     "-o", str(out))  # fmt: skip
+    assert result.exit_code == 1
+    assert "file:" in result.stderr
+    assert not out.exists()

@@ -501,3 +501,12 @@ def test_private_hosts_are_refused_before_any_request(serve: Serve, tls: ssl.SSL
     message = refused(server.url("/f.wasm"), FetchPolicy(ca_file=ca_file))
     assert "expected a public host" in message
     assert server.paths == []
+
+
+def test_the_tests_look_up_no_host_but_this_machine() -> None:
+    """tests/conftest.py's no_network: a lookup of another host fails at once, as offline."""
+    import socket
+
+    with pytest.raises(socket.gaierror, match="no host but this machine"):
+        socket.getaddrinfo("example.org", 443)
+    assert socket.getaddrinfo("127.0.0.1", 443)

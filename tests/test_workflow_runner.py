@@ -245,13 +245,30 @@ jobs:
       - name: the context names the host's directory
         env:
           CONTEXT: ${{ runner.temp }}
-        run: test ! -d "$CONTEXT" && test -d "$RUNNER_TEMP"
+        run: test "$CONTEXT" != "$RUNNER_TEMP" && test -d "$RUNNER_TEMP"
       - name: no gh or jq in the image
         run: "! command -v gh && ! command -v jq"
+      - name: make installs them
+        run: apt-get install -y jq && command -v jq
+      - run: mkdir .hidden out "$RUNNER_TEMP/out" && touch .hidden/file out/file "$RUNNER_TEMP/out/file"
       - uses: actions/upload-artifact@0000000000000000000000000000000000000000
         with:
           name: hidden
           path: .hidden/
+          if-no-files-found: error
+      - name: the host's temp directory
+        if: always()
+        uses: actions/upload-artifact@0000000000000000000000000000000000000000
+        with:
+          name: host
+          path: ${{ runner.temp }}/out/
+          if-no-files-found: error
+      - name: the workspace, by a relative path
+        if: always()
+        uses: actions/upload-artifact@0000000000000000000000000000000000000000
+        with:
+          name: mounted
+          path: out/
           if-no-files-found: error
 """
 
@@ -285,11 +302,18 @@ def test_steps_jobs_and_matrices_run_as_on_github(tmp_path: Path) -> None:
     # fail-fast (the default): the entries after a failed one are cancelled.
     assert [job.result for job in run.jobs["matrix"]] == ["failure", "cancelled", "cancelled"]
     container = run.job("container")
-    assert [(s.name, s.outcome) for s in container.steps] == [
+    assert [(s.name, s.outcome) for s in container.steps][:4] == [
         ("the context names the host's directory", "success"),
         ("no gh or jq in the image", "success"),
-        ("actions/upload-artifact", "failure"),  # hidden files are left out: nothing to upload
+        ("make installs them", "success"),
+        ('mkdir .hidden out "$RUNNER_TEMP/out" && touch .hidden/file out/file "$RUNNER_TEMP/out/file"', "success"),
     ]
+    assert [(s.name, s.outcome) for s in container.steps][4:] == [
+        ("actions/upload-artifact", "failure"),  # hidden files are left out: nothing to upload
+        ("the host's temp directory", "failure"),  # not mounted in the container
+        ("the workspace, by a relative path", "success"),
+    ]
+    assert container.installed == ["jq"]
 
 
 @pytest.mark.slow

@@ -368,6 +368,22 @@ def make_runs_in_the_ci_image(workflows: Workflows) -> list[str]:
     return problems
 
 
+HOST_PATHS = re.compile(r"\b(runner\.temp|github\.workspace)\b")
+
+
+def container_jobs_name_no_host_paths(workflows: Workflows) -> list[str]:
+    """In a container job `runner.temp` and `github.workspace` name the host's directories, which
+    the container mounts elsewhere: its steps use $RUNNER_TEMP, $GITHUB_WORKSPACE or relative paths."""
+    return [
+        f"{name}: job {job_id} names ${{{{ {match} }}}} in a container, where it is the host's path"
+        for name, job_id, job in jobs(workflows)
+        if job.get("container")
+        for step in job.get("steps", [])
+        for expression in EXPRESSION.findall(yaml.safe_dump({k: v for k, v in step.items() if k != "run"}))
+        for match in HOST_PATHS.findall(expression)
+    ]
+
+
 POLICIES: dict[str, Callable[[Workflows], list[str]]] = {
     policy.__name__: policy
     for policy in (
@@ -384,6 +400,7 @@ POLICIES: dict[str, Callable[[Workflows], list[str]]] = {
         no_write_token_where_the_pull_request_is,
         the_required_status_is_posted,
         make_runs_in_the_ci_image,
+        container_jobs_name_no_host_paths,
     )
 }
 
@@ -519,6 +536,11 @@ def forget_to_trust_the_checkout(w: Workflows) -> None:
     del w[REVIEW]["jobs"]["review"]["steps"][1]
 
 
+def write_the_report_to_runner_temp(w: Workflows) -> None:
+    step = next(s for s in w[REVIEW]["jobs"]["review"]["steps"] if s.get("uses", "").startswith("actions/upload"))
+    step["with"]["path"] = "${{ runner.temp }}/review/"
+
+
 BREAKAGES: list[tuple[str, Callable[[Workflows], None]]] = [
     ("top_level_permissions_are_empty", drop_top_level_permissions),
     ("every_job_declares_permissions", drop_job_permissions),
@@ -546,6 +568,7 @@ BREAKAGES: list[tuple[str, Callable[[Workflows], None]]] = [
     ("make_runs_in_the_ci_image", use_another_image),
     ("make_runs_in_the_ci_image", install_with_apt),
     ("make_runs_in_the_ci_image", forget_to_trust_the_checkout),
+    ("container_jobs_name_no_host_paths", write_the_report_to_runner_temp),
 ]
 
 

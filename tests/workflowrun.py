@@ -891,8 +891,8 @@ class JobState:
             package: {command: self.runner.github.host_command(command) for command in commands}
             for package, commands in PACKAGES.items()
         }
-        write_script(directory / "apt-get", APT_GET.format(python=sys.executable, packages=json.dumps(provided),
-                                                           bin=json.dumps(str(directory))))  # fmt: skip
+        write_script(directory / "apt-get", APT_GET.format(python=sys.executable, packages=repr(provided),
+                                                           bin=repr(str(directory))))  # fmt: skip
         real_id = shutil.which("id", path=os.pathsep.join(host_path())) or "/usr/bin/id"
         write_script(directory / "id", f'#!/bin/sh\nif [ "$1" = -u ]; then echo 0; else exec {real_id} "$@"; fi\n')
         return directory
@@ -1156,8 +1156,11 @@ def upload_artifact(job: JobState, inputs: dict[str, str]) -> tuple[dict[str, st
     source = job.workspace / inputs["path"]
     target = job.runner.artifacts / inputs.get("name", "artifact")
     hidden = inputs.get("include-hidden-files", "false") == "true"
-    if not hidden and any(part.startswith(".") for part in Path(inputs["path"]).parts):
+    if not hidden and source.name.startswith("."):  # @actions/glob skips a hidden path and what is below it
         source = job.workspace / "nothing: upload-artifact leaves hidden files and directories out"
+    if job.result.container is not None and not any(source.is_relative_to(d) for d in (job.workspace, job.temp)):
+        # A path outside the mounted directories (e.g. from `runner.temp`, the host's) is not in the container.
+        source = job.workspace / f"nothing: {inputs['path']} is not inside the container"
     if not source.exists() or (source.is_dir() and not any(source.iterdir())):
         if inputs.get("if-no-files-found", "warn") == "error":
             raise ActionFailed(f"No files were found with the provided path: {inputs['path']}")

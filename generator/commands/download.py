@@ -82,13 +82,14 @@ def download_filter(root: Path | None, request: DownloadRequest, progress: Progr
     # The recorded size bounds the download: a server that sends more is stopped early.
     limit = wanted.size if wanted.size is not None else request.policy.max_bytes
     policy = replace(request.policy, max_bytes=min(limit, request.policy.max_bytes))
-    if is_url(wanted.url):
+    on_disk = request.index is not None and not is_url(request.index) and not _has_scheme(wanted.url)
+    if on_disk:  # a mirror's file beside its index.json, which is on disk too
+        data = _read_local(wanted, policy.max_bytes)
+    else:  # a URL: https only (or what --allow-http allows), as the download's policy says
         try:
             data = download(wanted.url, policy, expected_sha256=wanted.sha256, progress=progress)
         except FetchError as err:
             raise CatalogError(f"{wanted.name} {wanted.version}: {err}") from None
-    else:
-        data = _read_local(wanted, policy.max_bytes)
     try:
         if request.force:
             write_atomic(path, data)
@@ -141,8 +142,9 @@ def from_index(index: str, name: str, version: str | None, policy: FetchPolicy) 
         raise CatalogError(f"--index: '{name}' lists no versions in {index}")
     if version is None:
         latest = entry.get("latest")
-        # Versions are newest first; when every one is yanked, `latest` is null and the newest is taken.
-        chosen = next((v for v in versions if v["version"] == latest), versions[0])
+        # Versions are newest first; without a `latest` listed, the newest not yanked (else the newest).
+        fallback = next((v for v in versions if v.get("yanked") is not True), versions[0])
+        chosen = next((v for v in versions if v["version"] == latest), fallback)
     else:
         found = next((v for v in versions if v["version"] == version), None)
         if found is None:
@@ -170,12 +172,18 @@ def from_index(index: str, name: str, version: str | None, policy: FetchPolicy) 
 
 
 def _resolve(index: str, url: str) -> str:
-    """A `download_url` as the index gives it: absolute, or relative to the index (a mirror's)."""
+    """A `download_url` as the index gives it: absolute, or relative to the index (a mirror's).
+    Only an index on disk names files on disk; whatever else is not https is the download's to refuse."""
     if is_url(index):
         return urljoin(index, url)
-    if is_url(url) or "://" in url:
+    if _has_scheme(url):
         return url
     return str(Path(index).parent / url)  # a mirror on disk: a file beside the index
+
+
+def _has_scheme(url: str) -> bool:
+    """`https://...`, `file:...`: anything but a path."""
+    return ":" in url.split("/", 1)[0]
 
 
 def _read_local(wanted: Wanted, max_bytes: int) -> bytes:

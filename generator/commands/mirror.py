@@ -26,7 +26,7 @@ from generator.metadata.files import write_atomic
 from generator.metadata.findings import Finding
 from generator.metadata.layout import SETTINGS_FILE
 from generator.metadata.loader import load_catalog
-from generator.site.views import SiteOptions, catalog_index, filter_views
+from generator.site.views import FilterView, SiteOptions, catalog_index, filter_views
 
 INDEX_FILE = "index.json"
 
@@ -92,15 +92,18 @@ def write_mirror(root: Path, store: BinaryStore, directory: Path, options: Binar
                 _write_checksum(target, version.sha256)
                 result.written.append(path)
             held[view.meta.name].add(version.version)
-    index_views = [
-        replace(view, versions=[v for v in view.versions if v.version.version in held[view.meta.name]])
-        for view in views
-        if held[view.meta.name]
-    ]
+    index_views = [_holding(view, held[view.meta.name]) for view in views if held[view.meta.name]]
     write_atomic(directory / INDEX_FILE, catalog_index(index_views).to_json())
     if result.problems:
         raise FindingsError(f"{len(result.problems)} problem(s): not every version is in {directory}", result.problems)
     return result
+
+
+def _holding(view: FilterView, versions: set[str]) -> FilterView:
+    """The view as the mirror holds it: those versions, and its latest the newest of them not yanked."""
+    kept = [v for v in view.versions if v.version.version in versions]
+    latest = next((v for v in kept if not v.version.yanked), kept[0])
+    return replace(view, versions=kept, latest=latest)
 
 
 def _write_checksum(target: Path, sha256: str) -> None:

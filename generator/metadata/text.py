@@ -24,9 +24,9 @@ _PUNCTUATION = {ord(c): f"&#{ord(c)};" for c in "!\"#&'()*+:<=>[\\]^_`{|}~"}
 # that starts with `-` or `1.` into a list: those get a backslash too. A mention (`@login`,
 # `@org/team`) would notify people; it is shown as code, where GitHub does not look for mentions.
 _BACKSLASHED = {ord(c): f"\\{c}" for c in "!\"#&'()*+<=>[\\]^_`{|}~$"}
-_AUTOLINK = re.compile(r"(?<=[A-Za-z0-9])://|(?<![\w.])(?i:www)\.")
-_LIST_START = re.compile(r"^(-|\d{1,9}\.)")
-_MENTION = re.compile(r"(?<![\w`@\\])@[A-Za-z0-9][\w-]*(?:/[\w.-]*[\w-])?")
+_AUTOLINK = re.compile(r"(?<=[A-Za-z0-9])://|(?<![A-Za-z0-9.])(?i:www)\.")
+_LIST_START = re.compile(r"^(-|\d{1,9}\.(?=[ \t]|$))")  # `-` always: `---` is a rule
+_MENTION = re.compile(r"(?<!\w)@[A-Za-z0-9][\w-]*(?:/[\w.-]*[\w-])?")
 
 _INVISIBLE = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}  # bidi controls
 
