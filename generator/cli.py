@@ -388,7 +388,11 @@ def test_command(state: State, spec: str, record: bool, offline: bool) -> None:
     sandbox = report.sandbox
     if sandbox.ok:
         err.print(
-            f"sandbox: start {sandbox.start_fuel} fuel, {sandbox.fuel_per_request} fuel per request", highlight=False
+            f"sandbox: start {sandbox.start_fuel} fuel, first request {sandbox.first_request_fuel}, then "
+            f"{sandbox.fuel_per_request} fuel per request (median of {len(sandbox.requests) - 1}, "
+            f"{'–'.join(str(fuel) for fuel in sandbox.fuel_range or ())}), "
+            f"memory +{sandbox.memory_growth_per_request or 0:.0f} bytes per request",
+            highlight=False,
         )
     else:
         problem = printable(f"{sandbox.phase}: {sandbox.problem}")

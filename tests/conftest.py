@@ -28,6 +28,22 @@ RELEASE_URL = "https://releases.example.org/{name}-v{version}/{name}.wasm"
 CASES = "cases:\n- name: passes a request through\n  requests:\n  - expect:\n      status: 200\n"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def machine_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The user cache (`CATALOG_CACHE_DIR`: compiled modules, installed Envoy releases) of this test
+    session, not the developer's own; subprocesses inherit it."""
+    from generator.metadata.layout import CACHE_ENV
+
+    directory = tmp_path_factory.mktemp("user-cache")
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(directory)
+    yield directory
+    if before is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = before
+
+
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "ip6-localhost"})
 
 

@@ -178,15 +178,26 @@ def make_site_catalog(catalog: CatalogBuilder) -> dict[str, bytes]:
     proofs = {
         "versions": {
             "1.1.0": {
-                "envoy": "1.40.0",
-                "runtime": "envoy.wasm.runtime.v8",
-                "date": "2026-02-03",
-                "cases": [
-                    {"name": "smoke", "passed": True},
-                    {"name": "refuses a request without a token", "passed": True},
+                "sandbox": {
+                    "start_fuel": 1000,
+                    "first_request_fuel": 90,
+                    "fuel_per_request": 42,
+                    "fuel_min": 40,
+                    "fuel_max": 61,
+                    "requests": 20,
+                    "memory_growth_per_request": 0.0,
+                },
+                "runs": [
+                    {
+                        "envoy": "1.40.0",
+                        "runtime": "envoy.wasm.runtime.v8",
+                        "date": "2026-02-03",
+                        "cases": [
+                            {"name": "smoke", "passed": True},
+                            {"name": "refuses a request without a token", "passed": True},
+                        ],
+                    }
                 ],
-                "start_fuel": 1000,
-                "fuel_per_request": 42,
             }
         }
     }

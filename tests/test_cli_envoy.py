@@ -98,10 +98,15 @@ def test_filter_test_runs_cases_and_records_proof(cli: Cli, shipped: CatalogBuil
     assert f"add-header 1.0.0: 2 of 2 cases passed in Envoy {envoy.version} (recorded in proofs.yaml)" in result.stderr
     proofs = yaml.safe_load((shipped.directory("add-header") / "proofs.yaml").read_text())
     proof = proofs["versions"]["1.0.0"]
-    assert proof["envoy"] == envoy.version
-    assert proof["runtime"] == "envoy.wasm.runtime.v8"
-    assert proof["cases"] == [{"name": "smoke", "passed": True}, {"name": "adds the header", "passed": True}]
-    assert proof["fuel_per_request"] > 0
+    (run,) = proof["runs"]
+    assert run["envoy"] == envoy.version
+    assert run["runtime"] == "envoy.wasm.runtime.v8"
+    assert run["cases"] == [{"name": "smoke", "passed": True}, {"name": "adds the header", "passed": True}]
+    sandbox = proof["sandbox"]
+    assert sandbox["requests"] == 20
+    assert sandbox["fuel_min"] <= sandbox["fuel_per_request"] <= sandbox["fuel_max"]
+    assert sandbox["first_request_fuel"] > 0
+    assert sandbox["memory_growth_per_request"] == 0.0
     # the recorded proof loads back and is valid
     assert cli("validate", "--metadata-only").exit_code == 0
 

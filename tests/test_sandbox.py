@@ -6,12 +6,14 @@ filter) and replace its HTTP callbacks with the behaviour under test.
 
 from __future__ import annotations
 
+import os
 import struct
 import time
+from pathlib import Path
 
 import pytest
 
-from generator.wasm import abi
+from generator.wasm import abi, sandbox
 from generator.wasm.sandbox import SandboxLimits, SandboxReport, SandboxRequest, run_sandbox
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT
@@ -185,16 +187,65 @@ def test_memory_growing_on_every_request_is_a_leak() -> None:
     report = run_sandbox(wasm, b"")
 
     problem = expect_problem(report, "requests")
-    sizes = " -> ".join(str(pages * 65536) for pages in range(2, 7))
-    assert problem == f"memory grew on every request: {sizes} bytes: it leaks"
-    assert [o.memory_bytes for o in report.requests] == [pages * 65536 for pages in range(2, 7)]
+    assert problem == (
+        "memory grew from 131072 to 1376256 bytes over 20 requests, in 19 steps, the last on request 20 "
+        "(about 65536 bytes per request): it leaks"
+    )
+    assert [o.memory_bytes for o in report.requests] == [pages * 65536 for pages in range(2, 22)]
 
 
 def test_memory_growing_once_is_not_a_leak() -> None:
     wasm = filter_module("(if (i32.eq (memory.size) (i32.const 1)) (then (drop (memory.grow (i32.const 1)))))")
     report = expect_ok(run_sandbox(wasm, b""))
 
-    assert [o.memory_bytes for o in report.requests] == [2 * 65536] * 5
+    assert [o.memory_bytes for o in report.requests] == [2 * 65536] * SandboxLimits().requests
+    assert report.memory_growth_per_request == 0.0
+
+
+COUNTER = "(global $n (mut i32) (i32.const 0))"
+COUNT = "(global.set $n (i32.add (global.get $n) (i32.const 1)))"  # $n: this request's number
+
+
+def test_memory_growing_in_steps_is_a_leak() -> None:
+    """A page every 12th request: one step in the first 20 requests, so more requests are run."""
+    grow = "(if (i32.eqz (i32.rem_u (global.get $n) (i32.const 12))) (then (drop (memory.grow (i32.const 1)))))"
+    report = run_sandbox(filter_module(COUNT + grow, extra=(COUNTER,)), b"")
+
+    problem = expect_problem(report, "requests")
+    assert problem == (
+        "memory grew from 65536 to 1114112 bytes over 200 requests, in 16 steps, the last on request 192 "
+        "(about 5269 bytes per request): it leaks"
+    )
+
+
+def test_memory_that_grows_early_and_settles_is_not_a_leak() -> None:
+    grow = "(if (i32.le_u (global.get $n) (i32.const 3)) (then (drop (memory.grow (i32.const 1)))))"
+    report = expect_ok(run_sandbox(filter_module(COUNT + grow, extra=(COUNTER,)), b""))
+
+    assert len(report.requests) == SandboxLimits().max_requests  # it grew after the warm-up: looked further
+    assert report.memory_growth_per_request == 2 * 65536 / (SandboxLimits().max_requests - 1)
+
+
+def test_fuel_per_request_is_the_median_after_the_warm_up() -> None:
+    """Request 1 does more (lazy set-up), every 4th collects garbage: neither is the steady state."""
+    work = (
+        "(local.set 3 (i32.const 10))"
+        "(if (i32.eq (global.get $n) (i32.const 1)) (then (local.set 3 (i32.const 5000))))"
+        "(if (i32.eqz (i32.rem_u (global.get $n) (i32.const 4))) (then (local.set 3 (i32.const 100000))))"
+    )
+    callback = (
+        '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) (local i32) (local $i i32) '
+        f"{COUNT} {work} (loop $l (local.set $i (i32.add (local.get $i) (i32.const 1)))"
+        " (br_if $l (i32.lt_u (local.get $i) (local.get 3)))) (i32.const 0))"
+    )
+    report = expect_ok(run_sandbox(proxy_module(exports=(callback, RESPONSE_HEADERS), extra=(COUNTER,)), b""))
+
+    fuel = [outcome.fuel for outcome in report.requests]
+    steady = min(fuel[1:])
+    assert report.first_request_fuel == fuel[0] > steady
+    assert report.fuel_per_request == steady  # the median: 3 requests in 4 are the steady state
+    assert report.fuel_range == (steady, max(fuel[1:]))
+    assert max(fuel[1:]) > 100 * steady  # the spikes are in the range, not in the figure
 
 
 def test_growing_memory_beyond_the_limit_says_so() -> None:
@@ -319,13 +370,13 @@ def test_host_work_is_bounded_in_bytes_and_time() -> None:
         imports=(ADD_VALUE,),
     )
     problem = expect_problem(
-        run_sandbox(headers_big, b"", limits=SandboxLimits(host_bytes=10_000_000)),
+        run_sandbox(headers_big, b"", limits=SandboxLimits(host_bytes_per_callback=10_000_000)),
         "request 1: proxy_on_request_headers",
     )
     assert "host calls read more than 10000000 bytes of its memory" in problem
-    slow = run_sandbox(headers_big, b"", limits=SandboxLimits(seconds=0.0))
+    slow = run_sandbox(headers_big, b"", limits=SandboxLimits(seconds_per_callback=0.0))
     assert not slow.ok
-    assert "the run took longer than 0 s" in (slow.problem or "")
+    assert "proxy_on_request_headers on request 1: took longer than 0 s of wall-clock time" in (slow.problem or "")
 
 
 def test_a_filter_copies_one_request_header_into_another() -> None:
@@ -568,3 +619,36 @@ def test_replace_keeps_one_entry_and_remove_drops_them_all() -> None:
 
     assert report.requests[0].request_headers[4:6] == (("x-dup", "c"), ("x-kept", "k"))
     assert not any(name == "x-gone" for name, _ in report.requests[0].request_headers)
+
+
+def unique_large_module(functions: int) -> bytes:
+    """A module no cache has seen, whose compilation is real work (`functions` functions of arithmetic)."""
+    salt = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+    body = "".join(
+        f" (local.set $y (i32.add (i32.mul (local.get $x) (i32.const {k + salt})) (local.get $y)))" for k in range(8)
+    )
+    extra = [f"(func $f{n} (param $x i32) (result i32) (local $y i32){body} (local.get $y))" for n in range(functions)]
+    return proxy_module(extra=extra)
+
+
+@pytest.mark.slow
+def test_compiling_is_not_the_guests_time() -> None:
+    """The wall clock is per callback and starts after compilation: a module that takes longer to
+    compile than a callback may run is not blamed for it."""
+    probe = unique_large_module(6000)
+    started = time.monotonic()
+    sandbox.compile_module(probe)
+    compile_seconds = time.monotonic() - started
+    module = unique_large_module(6000)  # as large, compiled by nobody yet
+    limit = max(0.1, compile_seconds / 4)
+    started = time.monotonic()
+    report = run_sandbox(module, b"", limits=SandboxLimits(seconds_per_callback=limit))
+    assert report.ok, report.problem
+    assert time.monotonic() - started > 2 * limit  # the whole run took longer than one callback may
+
+
+def test_a_module_is_compiled_once(machine_cache: Path) -> None:
+    module = unique_large_module(10)
+    first = sandbox.compile_module(module)
+    assert sandbox.compile_module(module) is first  # this process keeps it
+    assert any((machine_cache / "wasmtime").rglob("*")), "wasmtime's disk cache has it too"

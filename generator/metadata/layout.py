@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 FILTERS_DIR = Path("catalog") / "filters"
@@ -9,6 +10,19 @@ SETTINGS_FILE = Path("catalog") / "catalog.yaml"
 TEAMS_FILE = Path("catalog") / "teams.yaml"
 METADATA_FILE = "filter.yaml"
 README_FILE = "README.md"
+
+
+CACHE_ENV = "CATALOG_CACHE_DIR"
+
+
+def user_cache_dir() -> Path:
+    """The machine's cache outside any repository (compiled modules, installed Envoy releases):
+    `$CATALOG_CACHE_DIR`, else `$XDG_CACHE_HOME/envoy-wasm-catalog`, else `~/.cache/envoy-wasm-catalog`."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "envoy-wasm-catalog"
 
 
 def find_repo_root(start: Path) -> Path:

@@ -1,12 +1,20 @@
 """What each version was proven on: `proofs.yaml`, written by `catalog filter test --record`.
 
-The site shows it (Envoy version, wasm runtime, date, which cases passed, the deterministic fuel
-cost from the sandbox). It is generated: edit the cases, not this file.
+For each version: the binary (its sha256), its figures from the wasmtime sandbox, and one run of
+its behaviour cases per Envoy release it was proven on, newest Envoy first. The site shows it
+(compatibility, badges, the deterministic fuel cost); the review reads it (is a new version proven
+for its sha256?). It is generated: edit the cases, not this file.
+
+Records written before the Envoy matrix (one flat run: `envoy`, `runtime`, `date`, `cases`, and a
+`fuel_per_request` that was the last request's) are read as one run, without sandbox figures.
 """
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+import semver
+from pydantic import Field, model_validator
 
 from generator.metadata.documents import StrictModel
 
@@ -19,22 +27,93 @@ class CaseProof(StrictModel):
     passed: bool
 
 
-class VersionProof(StrictModel):
-    """One version's run: where, when, and with what result."""
+class EnvoyRun(StrictModel):
+    """The cases of one version, run in one Envoy release."""
 
-    sha256: str | None = Field(
-        default=None, pattern=r"^[0-9a-f]{64}$", description="The binary that was proven (absent in older records)."
-    )
     envoy: str = Field(description="Envoy version the cases ran on.")
     runtime: str = Field(description="Envoy wasm runtime, e.g. envoy.wasm.runtime.v8.")
     date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Day of the run (UTC).")
     cases: list[CaseProof]
-    start_fuel: int | None = Field(default=None, description="Sandbox fuel for start-up and configure.")
-    fuel_per_request: int | None = Field(default=None, description="Sandbox fuel for one request (steady state).")
 
     @property
     def passed(self) -> bool:
         return all(case.passed for case in self.cases)
+
+    @property
+    def failed(self) -> list[str]:
+        return [case.name for case in self.cases if not case.passed]
+
+
+class SandboxProof(StrictModel):
+    """The version's deterministic figures from the wasmtime sandbox (the same on every machine)."""
+
+    start_fuel: int = Field(description="Fuel for start-up and configure.")
+    first_request_fuel: int = Field(description="Fuel of the first request, a warm-up.")
+    fuel_per_request: int = Field(description="Median fuel of the requests after the first.")
+    fuel_min: int = Field(description="Least fuel of the requests after the first.")
+    fuel_max: int = Field(description="Most fuel of the requests after the first (a garbage collection shows here).")
+    requests: int = Field(description="How many requests the figures come from.")
+    memory_growth_per_request: float = Field(description="Bytes of linear memory gained per request after the first.")
+
+
+class VersionProof(StrictModel):
+    """One version's proof: which binary, its sandbox figures, and its runs in Envoy."""
+
+    sha256: str | None = Field(
+        default=None, pattern=r"^[0-9a-f]{64}$", description="The binary that was proven (absent in older records)."
+    )
+    sandbox: SandboxProof | None = None
+    runs: list[EnvoyRun] = Field(min_length=1, description="One run per Envoy release, newest Envoy first.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_flat_run(cls, data: Any) -> Any:
+        """A record from before the matrix: its one run becomes `runs`."""
+        if isinstance(data, dict) and "runs" not in data and "envoy" in data:
+            old = dict(data)
+            run = {key: old.pop(key) for key in ("envoy", "runtime", "date", "cases") if key in old}
+            old.pop("start_fuel", None)
+            old.pop("fuel_per_request", None)  # the last request's, not a steady state: dropped
+            return {**old, "runs": [run]}
+        return data
+
+    @property
+    def newest(self) -> EnvoyRun:
+        """The run in the newest Envoy release."""
+        return max(self.runs, key=lambda run: _order(run.envoy))
+
+    @property
+    def envoy(self) -> str:
+        return self.newest.envoy
+
+    @property
+    def runtime(self) -> str:
+        return self.newest.runtime
+
+    @property
+    def date(self) -> str:
+        return self.newest.date
+
+    @property
+    def cases(self) -> list[CaseProof]:
+        return self.newest.cases
+
+    @property
+    def passed(self) -> bool:
+        """Every case passed in every Envoy release it ran in."""
+        return all(run.passed for run in self.runs)
+
+    def ordered_runs(self) -> list[EnvoyRun]:
+        """The runs, newest Envoy first."""
+        return sorted(self.runs, key=lambda run: _order(run.envoy), reverse=True)
+
+
+def _order(version: str) -> tuple[int, ...]:
+    try:
+        parsed = semver.Version.parse(version)
+    except ValueError:
+        return (0,)
+    return (parsed.major, parsed.minor, parsed.patch)
 
 
 class Proofs(StrictModel):

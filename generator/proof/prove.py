@@ -24,7 +24,7 @@ from generator.metadata import rules
 from generator.metadata.files import write_atomic
 from generator.metadata.findings import Finding, Severity
 from generator.metadata.loader import FilterEntry
-from generator.metadata.proofs import HEADER, PROOFS_FILE, CaseProof, Proofs, VersionProof
+from generator.metadata.proofs import HEADER, PROOFS_FILE, CaseProof, EnvoyRun, Proofs, SandboxProof, VersionProof
 from generator.proof.in_envoy import CaseResult, run_cases
 from generator.wasm.sandbox import SandboxReport, run_sandbox
 
@@ -49,15 +49,25 @@ class ProofReport:
             and not any(f.severity is Severity.ERROR for f in self.findings)
         )
 
-    def proof(self, today: datetime.date) -> VersionProof:
-        return VersionProof(
-            sha256=self.sha256,
-            envoy=self.envoy.version,
-            runtime=WASM_RUNTIME,
-            date=today.isoformat(),
-            cases=[CaseProof(name=r.name, passed=r.passed) for r in self.results],
-            start_fuel=self.sandbox.start_fuel if self.sandbox.ok else None,
-            fuel_per_request=self.sandbox.fuel_per_request if self.sandbox.ok else None,
+    def run(self, today: datetime.date) -> EnvoyRun:
+        """This run's cases in its Envoy."""
+        cases = [CaseProof(name=r.name, passed=r.passed) for r in self.results]
+        return EnvoyRun(envoy=self.envoy.version, runtime=WASM_RUNTIME, date=today.isoformat(), cases=cases)
+
+    def sandbox_proof(self) -> SandboxProof | None:
+        sandbox = self.sandbox
+        if not sandbox.ok or sandbox.fuel_per_request is None or sandbox.fuel_range is None:
+            return None
+        assert sandbox.first_request_fuel is not None
+        assert sandbox.memory_growth_per_request is not None
+        return SandboxProof(
+            start_fuel=sandbox.start_fuel,
+            first_request_fuel=sandbox.first_request_fuel,
+            fuel_per_request=sandbox.fuel_per_request,
+            fuel_min=sandbox.fuel_range[0],
+            fuel_max=sandbox.fuel_range[1],
+            requests=len(sandbox.requests),
+            memory_growth_per_request=round(sandbox.memory_growth_per_request, 1),
         )
 
 
@@ -93,10 +103,22 @@ def prove_version(
     return ProofReport(entry.name, version.version, sha256, envoy, sandbox, results, findings), findings
 
 
+def merged_proof(previous: VersionProof | None, report: ProofReport, today: datetime.date) -> VersionProof:
+    """The version's proof after this run: its run replaces the one in the same Envoy release; the
+    runs in other releases are kept if they proved the same binary."""
+    kept = [
+        run
+        for run in (previous.runs if previous is not None and previous.sha256 == report.sha256 else [])
+        if run.envoy != report.envoy.version
+    ]
+    return VersionProof(sha256=report.sha256, sandbox=report.sandbox_proof(), runs=[report.run(today), *kept])
+
+
 def record_proof(entry: FilterEntry, report: ProofReport, today: datetime.date) -> None:
     """Write the version's proof into `proofs.yaml`, keeping the other versions' proofs."""
     versions = dict(entry.proofs.versions)
-    versions[report.version] = report.proof(today)
+    proof = merged_proof(versions.get(report.version), report, today)
+    versions[report.version] = proof.model_copy(update={"runs": proof.ordered_runs()})
     proofs = Proofs(versions=dict(sorted(versions.items(), key=lambda item: semver.Version.parse(item[0]))))
     text = HEADER + yaml.safe_dump(proofs.model_dump(mode="json", exclude_none=True), sort_keys=False)
     write_atomic(entry.directory / PROOFS_FILE, text)
