@@ -395,7 +395,7 @@ def test_command(state: State, spec: str, record: bool, offline: bool) -> None:
             highlight=False,
         )
     else:
-        problem = printable(f"{sandbox.phase}: {sandbox.problem}")
+        problem = printable(sandbox.problem or "")  # it names the callback and the request itself
         err.print(f"[bold red]sandbox:[/] {escape(problem)}", markup=True)
         for level, message in sandbox.logs[-5:]:
             err.print(f"     filter log (level {level}): {printable(message[:400])}", style="dim")

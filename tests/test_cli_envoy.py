@@ -308,7 +308,9 @@ def test_validate_deep_reports_a_module_envoy_refuses(cli: Cli, catalog: Catalog
     assert "[CAT301]" in result.stdout
     assert "Envoy refused to load the filter" in result.stdout
     assert "_start failed: Uncaught RuntimeError: unreachable" in result.stdout
-    assert "sandbox" in result.stdout  # the sandbox saw the same trap, as a warning
+    # The sandbox saw the same trap, as a warning, said once: "sandbox: _start trapped: ...".
+    assert "sandbox: _start trapped: wasm `unreachable` instruction executed" in result.stdout
+    assert "start: _start" not in result.stdout
 
 
 def test_validate_deep_without_envoy_is_an_error(

@@ -314,3 +314,26 @@ def test_exact_header_values_catch_an_added_instead_of_replaced_header() -> None
         'expected response header x-tenant to be exactly ["acme"], got ["acme", "globex"]',
         'expected upstream header X-Tenant to be exactly ["acme"], got ["evil", "acme"]',
     ]
+
+
+def test_a_panic_written_a_byte_per_call_reads_as_one_line_in_the_excerpt(envoy: Envoy, tmp_path: Path) -> None:
+    """Envoy logs each byte a filter writes as a line of its own; the excerpt puts the line back together."""
+    text = b"panic: runtime error: index out of range [3] with length 3\n"
+    data = "".join(f"\\{byte:02x}" for byte in text)
+    calls = "".join(
+        f"(i32.store (i32.const {1000 + 8 * i}) (i32.const {400 + i}))"
+        f"(i32.store (i32.const {1004 + 8 * i}) (i32.const 1))"
+        f"(drop (call $w (i32.const 1) (i32.const {1000 + 8 * i}) (i32.const 1) (i32.const 300)))"
+        for i in range(len(text))
+    )
+    wasm = proxy_module(
+        imports=['(import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))'],
+        exports=[f'(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {calls} unreachable)'],
+        extra=[f'(data (i32.const 400) "{data}")'],
+    )
+    (smoke,) = run(envoy, tmp_path, wasm, None)
+    assert not smoke.passed
+    panic = [line for line in smoke.log if "[wasm]" in line and "wasm log" in line]
+    assert len(panic) == 1, smoke.log
+    assert panic[0].endswith("wasm log t t: panic: runtime error: index out of range [3] with length 3")
+    assert any("Uncaught RuntimeError: unreachable" in line for line in smoke.log)

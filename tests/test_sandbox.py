@@ -179,7 +179,7 @@ def test_a_loop_of_host_calls_is_stopped_by_the_host_call_limit() -> None:
         problem
         == "proxy_on_request_headers made more than 100 host calls on request 1 (the last to proxy_log): it loops"
     )
-    assert len(report.logs) == 100
+    assert report.logs == ((2, "\x00" * 100),)  # one byte per call: one line, assembled
 
 
 def test_memory_growing_on_every_request_is_a_leak() -> None:
@@ -652,3 +652,32 @@ def test_a_module_is_compiled_once(machine_cache: Path) -> None:
     first = sandbox.compile_module(module)
     assert sandbox.compile_module(module) is first  # this process keeps it
     assert any((machine_cache / "wasmtime").rglob("*")), "wasmtime's disk cache has it too"
+
+
+PANIC = "panic: runtime error: index out of range [3] with length 3"
+
+
+@pytest.mark.parametrize("how", ["fd_write", "proxy_log"])
+def test_a_panic_written_one_byte_at_a_time_is_read_as_one_message(how: str) -> None:
+    """TinyGo's runtime prints a panic a byte per call before it traps: the problem quotes it whole."""
+    text = (PANIC + "\n").encode()
+    data = f'(data (i32.const 400) "{wat_bytes(text)}")'
+    if how == "fd_write":  # an iovec per byte at 1000, 8 bytes each
+        imports = ('(import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))',)
+        calls = "".join(
+            f"(i32.store (i32.const {1000 + 8 * i}) (i32.const {400 + i}))"
+            f"(i32.store (i32.const {1004 + 8 * i}) (i32.const 1))"
+            f"(drop (call $w (i32.const 1) (i32.const {1000 + 8 * i}) (i32.const 1) (i32.const 300)))"
+            for i in range(len(text))
+        )
+    else:
+        imports = (LOG,)
+        calls = "".join(
+            f"(drop (call $log (i32.const 2) (i32.const {400 + i}) (i32.const 1)))" for i in range(len(text))
+        )
+    report = run_sandbox(filter_module(calls + "unreachable", imports=imports, extra=(data,)), b"")
+
+    problem = expect_problem(report, "request 1: proxy_on_request_headers")
+    assert problem.startswith("proxy_on_request_headers trapped on request 1: wasm `unreachable` instruction executed")
+    assert problem.endswith(f"; it printed: {PANIC}")
+    assert report.logs == ((2, PANIC),)

@@ -14,6 +14,7 @@ import ctypes
 import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -50,14 +51,50 @@ class ValidateResult:
         return relevant_lines(self.log)
 
 
+# A message a filter logged: `[time][thread][level][wasm] [source] wasm log <plugin> <vm>: <message>`.
+_WASM_LOG = re.compile(r"^(?P<head>\[[^\]]*\]\[\d+\]\[\w+\]\[wasm\] \[[^\]]*\] wasm log [^:]*: )(?P<message>.*)$")
+
+
 def relevant_lines(log: str, limit: int = 20, width: int = 400) -> list[str]:
     """The log lines that explain a failure: errors, critical lines and wasm messages.
 
-    At most `limit` lines of at most `width` characters: a filter decides what it logs, and its
-    messages end up in terminals and pull-request comments.
+    A filter that writes one byte per call (TinyGo's runtime prints a panic so) makes Envoy log a
+    line per character: such runs are put back together into one line per line written. At most
+    `limit` lines of at most `width` characters: a filter decides what it logs, and its messages
+    end up in terminals and pull-request comments.
     """
     keep = [line for line in log.splitlines() if "[error]" in line or "[critical]" in line or "[wasm]" in line]
-    return [line if len(line) <= width else line[: width - 3] + "..." for line in keep[-limit:]]
+    lines = _assembled(keep)
+    return [line if len(line) <= width else line[: width - 3] + "..." for line in lines[-limit:]]
+
+
+def _assembled(lines: list[str]) -> list[str]:
+    """Consecutive one-character messages of one plugin and level, joined; an empty one ends a line."""
+    out: list[str] = []
+    head, pieces = "", list[str]()  # the run being joined
+    for line in lines:
+        match = _WASM_LOG.match(line)
+        fragment = match is not None and len(match["message"]) <= 1
+        if fragment and match is not None and (not pieces or _same_source(head, match["head"])):
+            if not pieces:
+                head = match["head"]
+            if match["message"]:
+                pieces.append(match["message"])
+                continue
+        if pieces:
+            out.append(head + "".join(pieces))
+            pieces = []
+            if fragment:  # the empty message (a newline) that ended it
+                continue
+        out.append(line)
+    if pieces:
+        out.append(head + "".join(pieces))
+    return out
+
+
+def _same_source(head: str, other: str) -> bool:
+    """The same level, source and plugin: the line's head without its time and thread."""
+    return head.split("]", 2)[2] == other.split("]", 2)[2]
 
 
 def write_config(config: dict[str, Any], path: Path) -> Path:

@@ -128,7 +128,7 @@ def report_findings(entry: FilterEntry, index: int, report: ProofReport) -> list
     """The run as findings: a failed case at its place in cases.yaml, the smoke case at the version."""
     findings: list[Finding] = []
     if not report.sandbox.ok:
-        message = f"sandbox, {report.sandbox.phase}: {report.sandbox.problem}"
+        message = f"sandbox: {report.sandbox.problem}"  # the problem names the callback and the request
         findings.append(entry.field_finding(rules.SandboxProblem, ("versions", index), message))
     declared = {case.name: i for i, case in enumerate(entry.cases.cases)} if entry.cases else {}
     for result in report.results:

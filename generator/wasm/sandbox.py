@@ -500,6 +500,7 @@ class _Host:
         self.configuring = False
         self.clock_ns = CLOCK_START_NS
         self.logs: list[tuple[int, str]] = []
+        self.partial: dict[int, bytearray] = {}  # per level: the start of a line still being written
         self.dropped_logs = 0
         self.callback_logs = 0  # index into logs where the current callback's messages start
         self.plugin_name = PLUGIN_NAME
@@ -566,6 +567,23 @@ class _Host:
         takes_fd = name.startswith(("fd_", "path_", "sock_"))
         # No descriptor but stdin, stdout and stderr exists; no directory is pre-opened.
         return lambda guest, *args: WASI_EBADF if takes_fd and (not args or args[0] > 2) else WASI_ENOSYS
+
+    def _write(self, level: int, data: bytes) -> None:
+        """Output that may come in pieces (a WASI stream, or a runtime that logs one byte per call,
+        as TinyGo's does): kept until its line is complete, then logged as one message."""
+        partial = self.partial.setdefault(level, bytearray())
+        partial += data
+        *lines, rest = bytes(partial).split(b"\n")
+        for line in lines:
+            self._log(level, line)
+        self.partial[level] = bytearray(rest[-MAX_LOG_MESSAGE_BYTES:])
+
+    def flush_logs(self) -> None:
+        """Log what is left of unfinished lines (at the end of a callback, or when the module traps)."""
+        for level, partial in sorted(self.partial.items()):
+            if partial:
+                self._log(level, bytes(partial))
+        self.partial.clear()
 
     def _log(self, level: int, message: bytes, total: int | None = None) -> None:
         if len(self.logs) >= MAX_LOG_ENTRIES:
@@ -653,7 +671,10 @@ class _Host:
             return INVALID_MEMORY_ACCESS
         # Read no more than is kept: a module must not make the host copy a huge message.
         message = guest.read(ptr, min(size, MAX_LOG_MESSAGE_BYTES)) or b""
-        self._log(level, message, size)
+        if size <= 1 or self.partial.get(level):  # a piece of a line, or the end of one
+            self._write(level, message if message else b"\n")
+        else:
+            self._log(level, message, size)
         return OK
 
     def get_log_level(self, guest: _Guest, level_ptr: int) -> int:
@@ -1124,7 +1145,7 @@ class _Host:
             chunks.append(chunk)
         message = b"".join(chunks)
         if message:
-            self._log(levels[fd], message.removesuffix(b"\n"))
+            self._write(levels[fd], message)
         return WASI_SUCCESS if guest.write_u32(written_ptr, len(message)) else WASI_EFAULT
 
     def fd_fdstat_get(self, guest: _Guest, fd: int, stat_ptr: int) -> int:
@@ -1258,6 +1279,7 @@ class _Run:
             raise _Failure(f"{problem} (the last to {stop.name}): it loops", "instantiate") from None
         finally:
             self.start_fuel += self.limits.fuel_per_call - self.store.get_fuel()
+            self.host.flush_logs()
 
         exports = instance.exports(self.store)
         for name in exports:
@@ -1399,7 +1421,10 @@ class _Run:
         self.store.set_fuel(limit)
         host.begin_callback()
         try:
-            result = func(self.store, *args)
+            try:
+                result = func(self.store, *args)
+            finally:
+                host.flush_logs()
         except wasmtime.Trap as trap:
             raise _Failure(self._trap_problem(name, where, trap), phase) from None
         except wasmtime.WasmtimeError as err:
@@ -1423,6 +1448,11 @@ class _Run:
             inside = f" (inside its allocator {host.allocator_name})" if host.allocating else ""
             return f"{name} used all {self.limits.fuel_per_call} fuel{where}{inside}: it loops"
         problem = f"{name} trapped{where}: {_describe(trap)}"
+        logged = [message for _level, message in host.logs[host.callback_logs :]]
+        # What the module said before it trapped: a panic or abort message names the cause.
+        said = [m for m in logged if _PANIC.search(m)] or logged
+        if said:
+            problem += f"; it printed: {said[-1]}"
         if host.allocating:
             problem += f"; in the module's allocator {host.allocator_name}, called by {host.last_host_call}"
         memory = host.memory
@@ -1447,6 +1477,7 @@ def _local_response_headers(status: int, headers: _Pairs, body: bytes) -> _Pairs
 
 
 _CAUSE_NUMBER = re.compile(r"^\d+: ")
+_PANIC = re.compile(r"panic|abort|fatal|error|assert", re.IGNORECASE)
 
 
 def _describe(trap: wasmtime.Trap) -> str:
