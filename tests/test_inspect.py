@@ -509,14 +509,51 @@ def test_language_hint_from_producers(language: str, hint: str | None) -> None:
     assert accepted(data).language_hint == hint
 
 
+@pytest.mark.parametrize(
+    ("producers", "hint"),
+    [
+        pytest.param({"language": [("C99", "")], "processed-by": [("TinyGo", "0.28.1")]}, "go", id="TinyGo"),
+        pytest.param(
+            {
+                "language": [("C99", "")],
+                "processed-by": [("clang", "15.0.0 (https://github.com/tinygo-org/llvm-project)")],
+            },
+            "go",
+            id="tinygo-org's clang",
+        ),
+        pytest.param(
+            {
+                "language": [("Rust", ""), ("C11", "")],
+                "processed-by": [("rustc", "1.63.0 (4b91a6ea7 2022-08-08)"), ("clang", "14.0.6")],
+            },
+            "rust",
+            id="Rust with C in it",
+        ),  # fmt: skip
+        pytest.param({"processed-by": [("rustc", "1.80.0")]}, "rust", id="rustc alone"),
+        pytest.param(
+            {
+                "language": [("C11", ""), ("C_plus_plus_14", "")],
+                "processed-by": [("clang", "17.0.0")],
+                "sdk": [("Emscripten", "3.1.50")],
+            },
+            "cpp",
+            id="emscripten C++ with C",
+        ),  # fmt: skip
+        pytest.param({"processed-by": [("Go", "go1.22.0")]}, "go", id="Go's own compiler"),
+        pytest.param({"processed-by": [("AssemblyScript", "0.27.0")]}, "assemblyscript", id="AssemblyScript"),
+        pytest.param({"processed-by": [("Zig", "0.13.0")]}, "zig", id="Zig"),
+        pytest.param({"language": [("Fortran95", "")], "processed-by": [("flang", "18")]}, None, id="unknown"),
+        pytest.param({"processed-by": [("wasm-opt", "116")]}, None, id="only an optimizer"),
+    ],
+)
+def test_language_hint_reads_the_whole_producers_section(
+    producers: dict[str, list[tuple[str, str]]], hint: str | None
+) -> None:
+    assert accepted(proxy_module() + producers_section(producers)).language_hint == hint
+
+
 def test_no_language_hint_without_producers() -> None:
     assert accepted(proxy_module()).language_hint is None
-
-
-def test_no_language_hint_without_a_language_field() -> None:
-    data = proxy_module() + producers_section({"processed-by": [("rustc", "1.80.0")]})
-
-    assert accepted(data).language_hint is None
 
 
 def test_malformed_producers_section_does_not_invalidate_the_module() -> None:

@@ -35,8 +35,20 @@ MAX_BINARY_BYTES = 32 * 1024 * 1024
 # Makes a finding for the binary being inspected: (rule, message) -> Finding.
 _At = Callable[[type[Rule], str], Finding]
 
-# `language` names in a `producers` section, lowercased: the tool conventions suggest "Rust" or "C++";
-# LLVM writes the DWARF language without its DW_LANG_ prefix ("C11", "C_plus_plus_14", "Go").
+# The `producers` section (tool conventions) names the languages, the tools that processed the
+# module and the SDK. The toolchain says more than the language field: TinyGo's output says
+# `language: C99` (its runtime is C; LLVM writes the DWARF language) but `processed-by: TinyGo`, or a
+# clang from tinygo-org's LLVM fork. Tools first, then the languages; nothing known: no hint.
+_TOOLS = (
+    (re.compile(r"tinygo"), "go"),  # the tool's name, or its version string (a clang built by tinygo-org)
+    (re.compile(r"^rustc\b"), "rust"),
+    (re.compile(r"^go\b"), "go"),  # the gc toolchain (GOOS=wasip1)
+    (re.compile(r"assemblyscript"), "assemblyscript"),
+    (re.compile(r"^zig\b"), "zig"),
+)
+# `language` names, lowercased: the tool conventions suggest "Rust" or "C++"; LLVM writes the DWARF
+# language without its DW_LANG_ prefix ("C11", "C_plus_plus_14", "Go"). C++ before C: a C++ module
+# often has C objects too.
 _LANGUAGES = (
     (re.compile(r"rust"), "rust"),
     (re.compile(r"(c\+\+|c_plus_plus)(_?\d+)?"), "cpp"),
@@ -254,10 +266,17 @@ def capabilities(imports: tuple[Import, ...]) -> tuple[str, ...]:
 
 
 def _language_hint(info: ModuleInfo) -> str | None:
-    """The source language the toolchain wrote into the `producers` section, if any."""
-    for name, _version in info.producers.get("language", ()):
-        lowered = name.lower()
-        for pattern, language in _LANGUAGES:
-            if pattern.fullmatch(lowered):
-                return language
+    """The source language, from the whole `producers` section (see `_TOOLS`); None when it does not say."""
+    tools = [
+        f"{name} {version}".lower()
+        for field in ("processed-by", "sdk")
+        for name, version in info.producers.get(field, ())
+    ]
+    for pattern, language in _TOOLS:
+        if any(pattern.search(tool) for tool in tools):
+            return language
+    named = [name.lower() for name, _version in info.producers.get("language", ())]
+    for pattern, language in _LANGUAGES:
+        if any(pattern.fullmatch(name) for name in named):
+            return language
     return None
