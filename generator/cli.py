@@ -586,6 +586,9 @@ def inspect_command(file: Path, output: str) -> None:
             highlight=False,
         )
         out.print(f"capabilities  {', '.join(facts.capabilities) or '-'}", highlight=False)
+        unused = [c for c in facts.imported_capabilities if c not in facts.capabilities]
+        if unused:  # SDKs import every host function; these are never called from a callback
+            out.print(f"              imported, never called: {', '.join(unused)}", highlight=False)
         table = Table(box=None, header_style="bold")
         for column in ("DIRECTION", "NAME", "KIND", "TYPE"):
             table.add_column(column)

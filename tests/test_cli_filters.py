@@ -235,10 +235,12 @@ def test_inspect_command(tmp_path: Path) -> None:
     text = runner.invoke(main, ["inspect", str(path)])
     assert text.exit_code == 0
     assert "abi           0.2.1" in text.stdout
-    assert "capabilities  timers" in text.stdout
+    assert "capabilities  -" in text.stdout  # imported, but no callback calls it
+    assert "imported, never called: timers" in text.stdout
     assert "import     env.proxy_set_tick_period_milliseconds  func    (i32) -> i32" in text.stdout
     data = json.loads(runner.invoke(main, ["inspect", str(path), "-o", "json"]).stdout)
     assert data["facts"]["kind"] == "http"
+    assert (data["facts"]["capabilities"], data["facts"]["imported_capabilities"]) == ([], ["timers"])
     headers = {"name": "proxy_on_request_headers", "kind": "func", "type": "(i32, i32, i32) -> i32"}
     assert headers in data["facts"]["exports"]
     path.write_bytes(b"(module)")

@@ -28,7 +28,12 @@ def write(tmp_path: Path, name: str, data: bytes) -> str:
 def test_import_file_creates_filter_from_binary_facts(
     cli: Cli, catalog: CatalogBuilder, store: BinaryStore, tmp_path: Path
 ) -> None:
-    binary = proxy_module(imports=[env_import("proxy_http_call", "i32 i32 i32 i32 i32 i32 i32 i32 i32 i32")])
+    calls = '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)' + (
+        " (drop (call 0" + " (i32.const 0)" * 10 + ")) (i32.const 0))"
+    )  # the callout is called, so it is a capability (one only imported would not be)
+    binary = proxy_module(
+        imports=[env_import("proxy_http_call", "i32 i32 i32 i32 i32 i32 i32 i32 i32 i32")], exports=[calls]
+    )
     source = write(tmp_path, "my_filter.wasm", binary)
     result = cli("filter", "import", source, "--name", "my-filter", "--owner", "@alice", "--license", "MIT")
     assert result.exit_code == 0, result.output

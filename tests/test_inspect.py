@@ -65,6 +65,24 @@ def host_import(name: str, module: str = "env", version: str = "0.2.1") -> str:
     return import_with(name, abi.host_imports(version)[(module, name)], module)
 
 
+def calling(*names: str | tuple[str, str], version: str = "0.2.1") -> bytes:
+    """A filter that imports the host functions `names` (a name in `env`, or (name, module)) and
+    calls each from proxy_on_request_headers: reachable, so its capabilities count."""
+    specs = [(name, "env") if isinstance(name, str) else name for name in names]
+    calls = []
+    for index, (name, module) in enumerate(specs):
+        sig = abi.host_imports(version)[(module, name)]
+        zeros = " ".join(f"({kind}.const 0)" for kind in sig.params)
+        calls.append(f"(call {index} {zeros})" + " drop" * len(sig.results))
+    callback = (
+        f'(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {" ".join(calls)} (i32.const 0))'
+    )
+    return proxy_module(
+        imports=[host_import(name, module, version) for name, module in specs],
+        exports=[callback, HTTP_EXPORTS[1]],
+    )
+
+
 def import_with(name: str, sig: abi.Signature, module: str = "env") -> str:
     params = f" (param {' '.join(sig.params)})" if sig.params else ""
     results = f" (result {' '.join(sig.results)})" if sig.results else ""
@@ -174,11 +192,54 @@ def test_size_at_the_cap_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- ABI marker and allocator ----------------------------------------------------------------------
 
 
-def test_no_abi_marker() -> None:
+def test_no_abi_marker_on_a_proxy_wasm_build_says_it_predates_the_marker() -> None:
+    """Istio's early extensions (stats, metadata_exchange, jwt_header): callbacks, no marker."""
     finding = refused(proxy_module(abi=None), rules.NoAbiMarker)
 
     assert "proxy_abi_version_0_2_1" in finding.message
-    assert finding.message.endswith("got none")
+    assert "got proxy-wasm callbacks (proxy_on_memory_allocate, proxy_on_context_create, proxy_on_vm_start, ...)" in (
+        finding.message
+    )
+    assert finding.message.endswith("rebuild it with a current proxy-wasm SDK")
+
+
+@pytest.mark.parametrize(
+    ("wat", "what"),
+    [
+        ('(module (memory (export "memory") 1) (func (export "_start")))', "a WASI program (it exports _start)"),
+        ('(module (func (export "_initialize")) (func (export "run")))', "a WASI reactor (it exports _initialize)"),
+        ('(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))',
+         "a module for another host"),
+    ],
+)  # fmt: skip
+def test_a_module_that_is_not_proxy_wasm_is_told_apart(wat: str, what: str) -> None:
+    finding = refused(compile_wat(wat), rules.NotProxyWasm)
+
+    assert finding.message.endswith(f"and proxy_on_* callbacks, got neither: {what}, not a proxy-wasm filter")
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        ("(memory 65536)", "a memory of at least 65536 pages (4096 MiB): expected at most 65535"),
+        ("(table 10000000 funcref)", "a table of at least 10000000 elements: expected at most 9999999"),
+        ('(import "env" "table" (table 20000000 funcref))', "a table of at least 20000000 elements"),
+    ],
+)
+def test_sizes_no_runtime_allocates_are_refused_at_inspection(declaration: str, message: str) -> None:
+    wat = proxy_wat().replace('(memory (export "memory") 1)', "") if "memory" in declaration else proxy_wat()
+    wat = wat.replace("(module", f"(module {declaration}" if declaration.startswith("(import") else "(module", 1)
+    if not declaration.startswith("(import"):
+        wat = wat[:-1] + f"{declaration})"
+    _facts, findings = inspect_module(compile_wat(wat))
+    finding = only(findings, rules.UnallocatableLimits)
+
+    assert finding.severity is Severity.ERROR
+    assert finding.message.startswith(message)
+
+
+def test_the_largest_sizes_a_runtime_allocates_are_accepted() -> None:
+    accepted(compile_wat(proxy_wat(extra=["(table 9999999 funcref)"])))
 
 
 def test_abi_marker_must_be_a_function() -> None:
@@ -290,7 +351,7 @@ def test_import_with_wrong_signature(module: str, name: str, wrong: str, expecte
 
 @pytest.mark.parametrize("module", sorted(abi.WASI_MODULES))
 def test_wasi_imports_under_either_module_name(module: str) -> None:
-    facts = accepted(proxy_module(imports=[host_import("fd_write", module), host_import("proc_exit", module)]))
+    facts = accepted(calling(("fd_write", module), ("proc_exit", module)))
 
     assert facts.capabilities == ("wasi",)
 
@@ -445,7 +506,10 @@ CAPABILITY_CASES = [
 
 @pytest.mark.parametrize(("capability", "name"), CAPABILITY_CASES)
 def test_capability_from_import(capability: str, name: str) -> None:
-    assert accepted(proxy_module(imports=[host_import(name)])).capabilities == (capability,)
+    assert accepted(calling(name)).capabilities == (capability,)
+    imported_only = accepted(proxy_module(imports=[host_import(name)]))
+    assert imported_only.capabilities == ()  # never called: not a capability it uses
+    assert imported_only.imported_capabilities == (capability,)
 
 
 def test_every_capability_is_tested() -> None:
@@ -453,21 +517,16 @@ def test_every_capability_is_tested() -> None:
 
 
 def test_wasi_capability() -> None:
-    facts = accepted(proxy_module(imports=[host_import("fd_write", "wasi_snapshot_preview1")]))
+    facts = accepted(calling(("fd_write", "wasi_snapshot_preview1")))
 
     assert facts.capabilities == ("wasi",)
 
 
 def test_capabilities_are_sorted_and_logging_is_not_one() -> None:
-    imports = [
-        host_import("proxy_log"),
-        host_import("proxy_set_tick_period_milliseconds"),
-        host_import("proxy_http_call"),
-        host_import("proxy_get_header_map_value"),
-        host_import("clock_time_get", "wasi_snapshot_preview1"),
-    ]
+    names = ["proxy_log", "proxy_set_tick_period_milliseconds", "proxy_http_call", "proxy_get_header_map_value",
+             ("clock_time_get", "wasi_snapshot_preview1")]  # fmt: skip
 
-    assert accepted(proxy_module(imports=imports)).capabilities == ("http_calls", "timers", "wasi")
+    assert accepted(calling(*names)).capabilities == ("http_calls", "timers", "wasi")
 
 
 def test_minimal_filter_has_no_capabilities() -> None:

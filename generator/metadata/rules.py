@@ -422,9 +422,11 @@ class InvalidModule(Rule):
 
 
 class NoAbiMarker(Rule):
-    """The module exports no proxy-wasm ABI marker (`proxy_abi_version_0_2_1` and friends).
+    """The module has proxy-wasm callbacks but exports no ABI marker (`proxy_abi_version_0_2_1` and friends).
 
-    Without it Envoy does not know how to call the module and refuses to load it.
+    Builds from before the marker existed look like this (Istio's early extensions, such as
+    `stats` and `metadata_exchange`). Without it Envoy does not know how to call the module and
+    refuses to load it: rebuild it with a current proxy-wasm SDK.
     """
 
     id = "CAT208"
@@ -499,6 +501,22 @@ class BuildFailed(Rule):
     """The binary could not be built from its recipe."""
 
     id = "CAT217"
+
+
+class NotProxyWasm(Rule):
+    """The module is WebAssembly but not proxy-wasm: no ABI marker and no proxy-wasm callbacks.
+
+    A WASI program (`_start`), a library, or a module for another host; Envoy cannot run it as a filter.
+    """
+
+    id = "CAT218"
+
+
+class UnallocatableLimits(Rule):
+    """A memory or table whose minimum size no proxy-wasm runtime allocates (4 GiB of memory, 10 million
+    table elements): Envoy would refuse the module only when it loads it."""
+
+    id = "CAT219"
 
 
 # --- CAT3xx: behaviour in Envoy and in the sandbox ----------------------------------------------

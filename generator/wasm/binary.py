@@ -21,7 +21,8 @@ _EXTERN_KINDS: dict[int, ExternKind] = {0: "func", 1: "table", 2: "memory", 3: "
 _VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128", 0x70: "funcref", 0x6F: "externref"}
 
 SECTION_CUSTOM, SECTION_TYPE, SECTION_IMPORT, SECTION_FUNCTION = 0, 1, 2, 3
-SECTION_MEMORY, SECTION_EXPORT = 5, 7
+SECTION_TABLE, SECTION_MEMORY, SECTION_GLOBAL, SECTION_EXPORT, SECTION_START = 4, 5, 6, 7, 8
+SECTION_ELEMENT, SECTION_CODE = 9, 10
 
 
 class MalformedModule(ValueError):
@@ -53,15 +54,34 @@ class Export:
     type: FuncType | None = None  # set for functions
 
 
+Limits = tuple[int, int | None]  # (minimum, maximum): pages of a memory, elements of a table
+
+
+@dataclass(frozen=True)
+class Sections:
+    """Where the parts a call graph needs are (offsets into the module's bytes), and what they declare."""
+
+    types: tuple[FuncType, ...] = ()
+    function_types: tuple[int, ...] = ()  # the type index of each defined function
+    export_functions: tuple[int, ...] = ()  # function indices the module exports
+    start: int | None = None  # the start function's index
+    globals: tuple[int, int] | None = None  # (start, end) of the global section's body
+    elements: tuple[int, int] | None = None
+    code: tuple[int, int] | None = None
+
+
 @dataclass(frozen=True)
 class ModuleInfo:
     """What the module declares: imports, exports, memories and custom sections."""
 
     imports: tuple[Import, ...]
     exports: tuple[Export, ...]
-    memories: tuple[tuple[int, int | None], ...]  # (minimum pages, maximum pages) of defined memories
+    memories: tuple[Limits, ...]  # (minimum pages, maximum pages) of defined memories
     custom_sections: tuple[str, ...]
     producers: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    tables: tuple[Limits, ...] = ()  # (minimum, maximum) elements of defined tables
+    imported_limits: tuple[tuple[str, Limits], ...] = ()  # ("memory" or "table", limits) of imported ones
+    sections: Sections = field(default_factory=Sections)
 
     def export_named(self, name: str) -> Export | None:
         for export in self.exports:
@@ -70,7 +90,7 @@ class ModuleInfo:
         return None
 
 
-class _Reader:
+class Reader:
     def __init__(self, data: bytes, offset: int = 0, end: int | None = None) -> None:
         self.data = data
         self.pos = offset
@@ -131,19 +151,23 @@ def read_module(data: bytes) -> ModuleInfo:
     """Read a validated core module's declarations."""
     if data[:4] != WASM_MAGIC or data[4:8] != MODULE_VERSION:
         raise MalformedModule("not a WebAssembly core module")
-    reader = _Reader(data, 8)
+    reader = Reader(data, 8)
     types: list[FuncType] = []
     imports: list[Import] = []
     func_types: list[int] = []
     raw_exports: list[tuple[str, ExternKind, int]] = []
-    memories: list[tuple[int, int | None]] = []
+    memories: list[Limits] = []
+    tables: list[Limits] = []
     customs: list[str] = []
     producers: dict[str, tuple[tuple[str, str], ...]] = {}
+    imported_limits: list[tuple[str, Limits]] = []
+    places: dict[int, tuple[int, int]] = {}
+    start: int | None = None
 
     while not reader.at_end():
         section_id = reader.byte()
         size = reader.u32()
-        body = _Reader(data, reader.pos, reader.pos + size)
+        body = Reader(data, reader.pos, reader.pos + size)
         if body.end > len(data):
             raise MalformedModule(f"section {section_id} runs past the end of the file")
         reader.pos = body.end
@@ -161,13 +185,24 @@ def read_module(data: bytes) -> ModuleInfo:
         elif section_id == SECTION_TYPE:
             types = [_functype(body) for _ in range(body.u32())]
         elif section_id == SECTION_IMPORT:
-            imports = [_import(body, types) for _ in range(body.u32())]
+            imports = []
+            for _ in range(body.u32()):
+                imported, limits = _import(body, types)
+                imports.append(imported)
+                if limits is not None:
+                    imported_limits.append((imported.kind, limits))
         elif section_id == SECTION_FUNCTION:
             func_types = [body.u32() for _ in range(body.u32())]
+        elif section_id == SECTION_TABLE:
+            tables = [_table(body) for _ in range(body.u32())]
         elif section_id == SECTION_MEMORY:
             memories = [body.limits() for _ in range(body.u32())]
         elif section_id == SECTION_EXPORT:
             raw_exports = [_raw_export(body) for _ in range(body.u32())]
+        elif section_id == SECTION_START:
+            start = body.u32()
+        elif section_id in (SECTION_GLOBAL, SECTION_ELEMENT, SECTION_CODE):
+            places[section_id] = (body.pos, body.end)
 
     function_space = [imp.type for imp in imports if imp.kind == "func"]
     function_space += [_type_at(types, index) for index in func_types]
@@ -179,7 +214,19 @@ def read_module(data: bytes) -> ModuleInfo:
                 raise MalformedModule(f"export '{name}' names function {index}, which does not exist")
             ftype = function_space[index]
         exports.append(Export(name, kind, ftype))
-    return ModuleInfo(tuple(imports), tuple(exports), tuple(memories), tuple(customs), producers)
+    sections = Sections(
+        types=tuple(types),
+        function_types=tuple(func_types),
+        export_functions=tuple(index for _, kind, index in raw_exports if kind == "func"),
+        start=start,
+        globals=places.get(SECTION_GLOBAL),
+        elements=places.get(SECTION_ELEMENT),
+        code=places.get(SECTION_CODE),
+    )
+    return ModuleInfo(
+        tuple(imports), tuple(exports), tuple(memories), tuple(customs), producers, tuple(tables),
+        tuple(imported_limits), sections,
+    )  # fmt: skip
 
 
 def _type_at(types: list[FuncType], index: int) -> FuncType:
@@ -188,7 +235,7 @@ def _type_at(types: list[FuncType], index: int) -> FuncType:
     return types[index]
 
 
-def _functype(body: _Reader) -> FuncType:
+def _functype(body: Reader) -> FuncType:
     form = body.byte()
     if form != 0x60:
         raise MalformedModule(f"unsupported type form {form:#x} (GC proposal types are not supported)")
@@ -197,30 +244,36 @@ def _functype(body: _Reader) -> FuncType:
     return FuncType(params, results)
 
 
-def _import(body: _Reader, types: list[FuncType]) -> Import:
+def _import(body: Reader, types: list[FuncType]) -> tuple[Import, Limits | None]:
+    """An import, and the limits of an imported memory or table."""
     module = body.name()
     name = body.name()
     code = body.byte()
     kind = _EXTERN_KINDS.get(code)
     if kind is None:
         raise MalformedModule(f"unknown import kind {code:#x} for '{module}.{name}'")
+    limits = None
     if kind == "func":
-        return Import(module, name, kind, _type_at(types, body.u32()))
+        return Import(module, name, kind, _type_at(types, body.u32())), None
     if kind == "table":
-        body.valtype()
-        body.limits()
+        limits = _table(body)
     elif kind == "memory":
-        body.limits()
+        limits = body.limits()
     elif kind == "global":
         body.valtype()
         body.byte()
     else:
         body.byte()
         body.u32()
-    return Import(module, name, kind)
+    return Import(module, name, kind), limits
 
 
-def _raw_export(body: _Reader) -> tuple[str, ExternKind, int]:
+def _table(body: Reader) -> Limits:
+    body.valtype()  # the element type
+    return body.limits()
+
+
+def _raw_export(body: Reader) -> tuple[str, ExternKind, int]:
     name = body.name()
     code = body.byte()
     kind = _EXTERN_KINDS.get(code)
@@ -229,7 +282,7 @@ def _raw_export(body: _Reader) -> tuple[str, ExternKind, int]:
     return name, kind, body.u32()
 
 
-def _producers(body: _Reader) -> dict[str, tuple[tuple[str, str], ...]]:
+def _producers(body: Reader) -> dict[str, tuple[tuple[str, str], ...]]:
     out: dict[str, tuple[tuple[str, str], ...]] = {}
     for _ in range(body.u32()):
         field_name = body.name()

@@ -17,7 +17,7 @@ import wasmtime
 
 from generator.metadata import rules
 from generator.metadata.findings import Finding, Rule
-from generator.wasm import abi
+from generator.wasm import abi, code
 from generator.wasm.binary import (
     COMPONENT_VERSION,
     MODULE_VERSION,
@@ -66,10 +66,11 @@ class BinaryFacts:
     size: int
     abi: str
     kind: str
-    capabilities: tuple[str, ...]
+    capabilities: tuple[str, ...]  # what the code can reach (see generator.wasm.code); recorded in filter.yaml
     imports: tuple[Import, ...]
     exports: tuple[Export, ...]
     language_hint: str | None
+    imported_capabilities: tuple[str, ...] = ()  # what the imports would allow; a superset
 
     def to_json(self) -> dict[str, object]:
         """The facts with every import and export, for `catalog inspect -o json` and tools."""
@@ -79,6 +80,7 @@ class BinaryFacts:
             "abi": self.abi,
             "kind": self.kind,
             "capabilities": list(self.capabilities),
+            "imported_capabilities": list(self.imported_capabilities),
             "language_hint": self.language_hint,
             "imports": [
                 {"module": i.module, "name": i.name, "kind": i.kind, "type": str(i.type) if i.type else None}
@@ -143,10 +145,9 @@ def _proxy_wasm_facts(data: bytes, info: ModuleInfo, at: _At) -> tuple[BinaryFac
     # Envoy takes the first function export whose name is a marker; its signature does not matter.
     markers = [e.name for e in info.exports if e.name in abi.ABI_MARKERS and e.kind == "func"]
     if not markers:
-        findings.append(
-            at(rules.NoAbiMarker, f"expected one of the exports {', '.join(sorted(abi.ABI_MARKERS))}, got none")
-        )
+        findings.append(_no_marker(info, at))
         return None, findings
+    findings += _check_limits(info, at)
     if len(set(markers)) > 1:
         findings.append(
             at(
@@ -168,17 +169,76 @@ def _proxy_wasm_facts(data: bytes, info: ModuleInfo, at: _At) -> tuple[BinaryFac
         findings.append(
             at(rules.NoCallbacks, "expected HTTP or network callbacks (proxy_on_request_headers, ...), got none")
         )
+    imported = capabilities(info.imports)
+    try:
+        reachable = capabilities(info.imports, called=set(code.reachable_imports(data, info)))
+    except (code.UnknownInstruction, MalformedModule):
+        reachable = imported  # no call graph: what the imports allow, which can only say more
     facts = BinaryFacts(
         sha256=sha256_hex(data),
         size=len(data),
         abi=version,
         kind=kind,
-        capabilities=capabilities(info.imports),
+        capabilities=reachable,
         imports=info.imports,
         exports=info.exports,
         language_hint=_language_hint(info),
+        imported_capabilities=imported,
     )
     return facts, findings
+
+
+def _no_marker(info: ModuleInfo, at: _At) -> Finding:
+    """A proxy-wasm build from before the ABI marker, or not proxy-wasm at all: they are told apart."""
+    expected = f"expected one of the exports {', '.join(sorted(abi.ABI_MARKERS))}"
+    callbacks = [e.name for e in info.exports if e.kind == "func" and e.name.startswith("proxy_on_")]
+    host_calls = [
+        i.name for i in info.imports if i.kind == "func" and i.module == "env" and i.name.startswith("proxy_")
+    ]
+    if callbacks or host_calls:
+        shown = ", ".join((callbacks or host_calls)[:3]) + (", ..." if len(callbacks or host_calls) > 3 else "")
+        return at(
+            rules.NoAbiMarker,
+            f"{expected}, got proxy-wasm {'callbacks' if callbacks else 'host calls'} ({shown}) without one: a "
+            "build from before the ABI marker (as Istio's early stats and metadata_exchange are), which Envoy "
+            "refuses; rebuild it with a current proxy-wasm SDK",
+        )
+    exported = {e.name for e in info.exports if e.kind == "func"}
+    what = (
+        "a WASI program (it exports _start)" if "_start" in exported
+        else "a WASI reactor (it exports _initialize)" if "_initialize" in exported
+        else "a module for another host"
+    )  # fmt: skip
+    return at(rules.NotProxyWasm, f"{expected} and proxy_on_* callbacks, got neither: {what}, not a proxy-wasm filter")
+
+
+# The largest minimums a proxy-wasm runtime allocates: V8 (Envoy's runtime) takes at most 4 GiB of
+# linear memory (65536 pages) and 10 million table elements.
+MAX_MEMORY_PAGES = 65535
+MAX_TABLE_ELEMENTS = 9_999_999
+
+
+def _check_limits(info: ModuleInfo, at: _At) -> list[Finding]:
+    found = []
+    limits = [("memory", limit) for limit in info.memories] + [("table", limit) for limit in info.tables]
+    for kind, (minimum, _maximum) in [*limits, *info.imported_limits]:
+        if kind == "memory" and minimum > MAX_MEMORY_PAGES:
+            found.append(
+                at(
+                    rules.UnallocatableLimits,
+                    f"a memory of at least {minimum} pages ({minimum * 64 // 1024} MiB): expected at most "
+                    f"{MAX_MEMORY_PAGES}; no proxy-wasm runtime allocates 4 GiB",
+                )
+            )
+        elif kind == "table" and minimum > MAX_TABLE_ELEMENTS:
+            found.append(
+                at(
+                    rules.UnallocatableLimits,
+                    f"a table of at least {minimum} elements: expected at most {MAX_TABLE_ELEMENTS}; "
+                    "no proxy-wasm runtime allocates 10 million",
+                )
+            )
+    return found
 
 
 def _signature(sig: abi.Signature) -> FuncType:
@@ -256,11 +316,13 @@ def _not_looked_up(exports: tuple[Export, ...]) -> frozenset[str]:
     return frozenset(skipped)
 
 
-def capabilities(imports: tuple[Import, ...]) -> tuple[str, ...]:
-    """The host capabilities a module can use, from the functions it imports."""
-    names = {imp.name for imp in imports if imp.module == "env"}
+def capabilities(imports: tuple[Import, ...], called: set[tuple[str, str]] | None = None) -> tuple[str, ...]:
+    """The host capabilities of the functions a module imports, or of those of them it can call
+    (`called`: (module, name) pairs from its call graph)."""
+    used = [imp for imp in imports if imp.kind == "func" and (called is None or (imp.module, imp.name) in called)]
+    names = {imp.name for imp in used if imp.module == "env"}
     found = {cap for cap, needs in abi.CAPABILITY_IMPORTS.items() if names & needs}
-    if any(imp.module in abi.WASI_MODULES for imp in imports):
+    if any(imp.module in abi.WASI_MODULES for imp in used):
         found.add("wasi")
     return tuple(sorted(found))
 
