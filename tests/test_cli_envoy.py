@@ -16,7 +16,7 @@ from generator.envoy.process import run_envoy, validate_config, write_config
 from generator.envoy.upstream import echo_upstream
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT, CatalogBuilder, version_data
-from tests.wasm_modules import proxy_module
+from tests.wasm_modules import callout_module, proxy_module
 
 Cli = Callable[..., Result]
 
@@ -384,3 +384,72 @@ def test_apply_refuses_a_network_filter(cli: Cli, catalog: CatalogBuilder, tmp_p
     result = cli("filter", "apply", "l4", "--to", str(tmp_path / "envoy.yaml"))
     assert result.exit_code == 1
     assert "'l4' is a network filter; apply inserts HTTP filters only" in result.stderr
+
+
+# --- callouts: clusters declared in cases.yaml ---------------------------------------------------
+
+CALLOUT_CASES = """\
+clusters:
+- name: auth
+  description: The token service, GET /check.
+  response: {status: 201, headers: {x-from: stand-in}, body: ok, delay_ms: 20}
+cases:
+- name: asks the auth service first
+  requests:
+  - expect:
+      upstream_headers: {x-auth-status: '201'}
+"""
+
+
+def test_config_prints_the_clusters_a_filter_calls(cli: Cli, catalog: CatalogBuilder) -> None:
+    catalog.add("asker", callout_module("auth"), cases=CALLOUT_CASES)
+    result = cli("filter", "config", "asker")
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert "# The filter calls out to these clusters" in text
+    assert "# auth: The token service, GET /check." in text
+    clusters = yaml.safe_load(text.split("# auth: The token service, GET /check.\n", 1)[1])
+    assert clusters[0]["name"] == "auth"
+    assert clusters[0]["type"] == "STRICT_DNS"
+
+
+@pytest.mark.parametrize(
+    ("clusters", "message"),
+    [
+        ("- name: upstream\n", "the harness's own upstream is called so"),
+        ("- name: a\n- name: a\n", "expected each name once, got a more than once"),
+        ("- name: 'has space'\n", "expected text matching ^[A-Za-z0-9_.:-]{1,100}$, got 'has space'"),
+        ("- name: a\n  response: {status: 42}\n", "greater than or equal to 100"),
+    ],
+)
+def test_declared_clusters_are_checked(cli: Cli, catalog: CatalogBuilder, clusters: str, message: str) -> None:
+    catalog.add("asker", callout_module("auth"), cases="clusters:\n" + clusters)
+    result = cli("validate", "--metadata-only", "asker")
+    assert result.exit_code == 1
+    assert "cases.yaml" in result.stdout
+    assert message in result.stdout
+
+
+def asker(catalog: CatalogBuilder, cases: str) -> None:
+    """A filter that calls out to cluster "auth" (tests/wasm_modules.callout_module)."""
+    binary = callout_module("auth")
+    catalog.add("asker", binary, cases=cases, versions=[version_data("1.0.0", binary, capabilities=["http_calls"])])
+
+
+@pytest.mark.slow
+@pytest.mark.envoy
+def test_a_callout_filter_is_proven_with_its_stand_in(cli: Cli, catalog: CatalogBuilder, envoy: Envoy) -> None:
+    asker(catalog, CALLOUT_CASES)
+    result = cli("filter", "test", "asker")
+    assert result.exit_code == 0, result.stderr
+    assert "PASS asks the auth service first" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.envoy
+def test_a_callout_to_an_undeclared_cluster_is_named(cli: Cli, catalog: CatalogBuilder, envoy: Envoy) -> None:
+    asker(catalog, CALLOUT_CASES.replace("name: auth", "name: billing"))
+    result = cli("validate", "--deep", "asker")
+    assert result.exit_code == 1
+    assert "[CAT304]" in result.stdout
+    assert "the filter calls out to cluster 'auth', which cases.yaml does not declare" in result.stdout

@@ -23,7 +23,7 @@ from generator.metadata.model import FilterMeta
 from generator.proof.in_envoy import CaseResult, Response, judge, run_cases
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT, filter_data
-from tests.wasm_modules import env_import, proxy_module, proxy_wat
+from tests.wasm_modules import callout_module, env_import, proxy_module, proxy_wat
 
 pytestmark = [pytest.mark.slow, pytest.mark.envoy]
 
@@ -337,3 +337,33 @@ def test_a_panic_written_a_byte_per_call_reads_as_one_line_in_the_excerpt(envoy:
     assert len(panic) == 1, smoke.log
     assert panic[0].endswith("wasm log t t: panic: runtime error: index out of range [3] with length 3")
     assert any("Uncaught RuntimeError: unreachable" in line for line in smoke.log)
+
+
+def test_a_callout_reaches_the_declared_clusters_stand_in(envoy: Envoy, tmp_path: Path) -> None:
+    """proxy_http_call to "auth": Envoy routes it to a local stand-in that cases.yaml declares."""
+    cases = CasesFile.model_validate(
+        {
+            "clusters": [{"name": "auth", "response": {"status": 201, "body": "ok", "delay_ms": 50}}],
+            "cases": [
+                {
+                    "name": "asks auth first",
+                    "requests": [{"expect": {"status": 200, "upstream_headers": {"x-auth-status": "201"}}}],
+                }
+            ],
+        }
+    )
+    results = run(envoy, tmp_path, callout_module("auth"), cases)
+    assert [(r.name, r.passed, r.failures) for r in results] == [("smoke", True, []), ("asks auth first", True, [])]
+
+
+def test_a_callout_to_a_cluster_envoy_does_not_have_goes_nowhere(envoy: Envoy, tmp_path: Path) -> None:
+    cases = CasesFile.model_validate(
+        {
+            "cases": [
+                {"name": "asks auth first", "requests": [{"expect": {"upstream_headers": {"x-auth-status": "201"}}}]}
+            ]
+        }
+    )
+    (smoke, asked) = run(envoy, tmp_path, callout_module("auth"), cases)
+    assert smoke.passed  # the callout fails (BadArgument) and this filter lets the request through
+    assert not asked.passed

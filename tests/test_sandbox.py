@@ -17,7 +17,7 @@ from generator.wasm import abi, sandbox
 from generator.wasm.sandbox import SandboxLimits, SandboxReport, SandboxRequest, run_sandbox
 from generator.wasm.wat import compile_wat
 from tests.conftest import REPO_ROOT
-from tests.wasm_modules import env_import, proxy_module, proxy_wat
+from tests.wasm_modules import callout_module, env_import, proxy_module, proxy_wat
 
 ADD_HEADER_WAT = REPO_ROOT / "catalog" / "filters" / "add-header" / "src" / "add_header.wat"
 ADD_HEADER_CONFIG = b'{"name": "x-served-by", "value": "edge-1"}'
@@ -681,3 +681,29 @@ def test_a_panic_written_one_byte_at_a_time_is_read_as_one_message(how: str) -> 
     assert problem.startswith("proxy_on_request_headers trapped on request 1: wasm `unreachable` instruction executed")
     assert problem.endswith(f"; it printed: {PANIC}")
     assert report.logs == ((2, PANIC),)
+
+
+def test_a_callout_to_a_declared_cluster_is_answered_by_its_stand_in() -> None:
+    report = expect_ok(
+        run_sandbox(callout_module("auth"), b"", services={"auth": (201, {"x-from": "stand-in"}, b"ok")})
+    )
+
+    assert report.callouts == SandboxLimits().requests
+    assert report.undeclared_clusters == ()
+    assert ("x-auth-status", "201") in report.requests[0].request_headers  # from the answer, then resumed
+
+
+def test_a_callout_to_an_undeclared_cluster_is_named() -> None:
+    report = expect_ok(run_sandbox(callout_module("httpbin"), b""))
+
+    assert report.undeclared_clusters == ("httpbin",)
+    assert report.callouts == 0
+    assert not any(name == "x-auth-status" for name, _ in report.requests[0].request_headers)
+
+
+def test_an_answer_comes_to_the_root_context_so_the_stream_must_be_made_effective() -> None:
+    """As in Envoy: a handler that does not make the stream's context effective cannot touch the request."""
+    report = expect_ok(run_sandbox(callout_module("auth", effective=False), b"", services={"auth": (201, {}, b"ok")}))
+
+    assert report.callouts == SandboxLimits().requests
+    assert not any(name == "x-auth-status" for name, _ in report.requests[0].request_headers)

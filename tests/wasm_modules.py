@@ -101,3 +101,44 @@ def png(width: int = 8, height: int = 8) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     rows = b"".join(b"\x00" + b"\x20\x60\xa0" * width for _ in range(height))
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def callout_module(cluster: str = "auth", *, effective: bool = True) -> bytes:
+    """An HTTP filter that calls out to `cluster` (GET /check) from its request headers callback,
+    waits, and on the answer (delivered to the root context, as SDKs expect: it makes the stream's
+    context effective again) adds `x-auth-status: <the answer's :status>` to the request and resumes
+    it. A callout that cannot be made (an unknown cluster) lets the request through unchanged."""
+    from generator.wasm.sandbox import serialize_pairs
+
+    name = cluster.encode()
+    headers = serialize_pairs([(b":method", b"GET"), (b":path", b"/check"), (b":authority", name)])
+    hexed = "".join(f"\\{b:02x}" for b in headers)
+    imports = [
+        '(import "env" "proxy_set_effective_context" (func $effective (param i32) (result i32)))',
+        '(import "env" "proxy_http_call" (func $http (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))',
+        '(import "env" "proxy_get_header_map_value" (func $get (param i32 i32 i32 i32 i32) (result i32)))',
+        '(import "env" "proxy_add_header_map_value" (func $add (param i32 i32 i32 i32 i32) (result i32)))',
+        '(import "env" "proxy_continue_stream" (func $continue (param i32) (result i32)))',
+    ]
+    exports = [
+        '(func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)'
+        " (i32.store (i32.const 720) (local.get 0))"  # the stream's context, for the answer
+        f" (if (call $http (i32.const 100) (i32.const {len(name)}) (i32.const 200) (i32.const {len(headers)})"
+        " (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 5000) (i32.const 700))"
+        " (then (return (i32.const 0))))"
+        " (i32.const 1))",
+        '(func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32)'
+        + (" (drop (call $effective (i32.load (i32.const 720))))" if effective else "")  # to the root context
+        + " (drop (call $get (i32.const 6) (i32.const 600) (i32.const 7) (i32.const 704) (i32.const 708)))"
+        " (drop (call $add (i32.const 0) (i32.const 620) (i32.const 13)"
+        " (i32.load (i32.const 704)) (i32.load (i32.const 708))))"
+        " (drop (call $continue (i32.const 0))))",
+        '(func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32) (i32.const 0))',
+    ]
+    extra = [
+        f'(data (i32.const 100) "{cluster}")',
+        f'(data (i32.const 200) "{hexed}")',
+        '(data (i32.const 600) ":status")',
+        '(data (i32.const 620) "x-auth-status")',
+    ]
+    return proxy_module(imports=imports, exports=exports, extra=extra)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from generator.envoy import snippets
+from generator.metadata.cases import services
 from generator.metadata.configschema import UnusableSchema, value_problems
 from generator.metadata.errors import CatalogError, UsageError
 from generator.metadata.loader import FilterEntry, load_settings
@@ -68,6 +69,7 @@ def filter_config(root: Path, request: ConfigRequest) -> str:
         wasm_path=request.wasm_path,
         namespace=request.namespace,
         selector=request.selector,
+        services=services(entry.cases),
     )
     try:
         return snippets.config_snippet(entry.meta, version, release_url(root, entry, version), plugin_config, options)

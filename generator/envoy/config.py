@@ -8,6 +8,7 @@ builds the equivalent Istio `WasmPlugin`, checked against that API's fields and 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -137,12 +138,29 @@ def connection_manager(
     }
 
 
+def service_cluster(name: str, host: str, port: int, *, dns: bool = False) -> dict[str, Any]:
+    """A cluster of one endpoint, as a filter's callouts (`proxy_http_call`) name it."""
+    return {
+        "name": name,
+        "type": "STRICT_DNS" if dns else "STATIC",
+        "connect_timeout": "5s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}
+            ],
+        },
+    }
+
+
 def bootstrap(
     filter_entry: dict[str, Any] | None,
     *,
     upstream_port: int,
+    services: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """A complete Envoy bootstrap on 127.0.0.1: one listener, the filter, and an upstream cluster.
+    """A complete Envoy bootstrap on 127.0.0.1: one listener, the filter, and an upstream cluster,
+    and a cluster for each service the filter calls out to (`services`: name -> local port).
 
     An HTTP filter goes before the router; a network filter goes before the connection manager.
     Port 0 lets the kernel choose, so parallel runs never race for a port.
@@ -162,15 +180,8 @@ def bootstrap(
                 }
             ],
             "clusters": [
-                {
-                    "name": "upstream",
-                    "type": "STATIC",
-                    "connect_timeout": "5s",
-                    "load_assignment": {
-                        "cluster_name": "upstream",
-                        "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(upstream_port)}}]}],
-                    },
-                }
+                service_cluster("upstream", "127.0.0.1", upstream_port),
+                *(service_cluster(name, "127.0.0.1", port) for name, port in (services or {}).items()),
             ],
         },
     }

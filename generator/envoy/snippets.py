@@ -28,6 +28,8 @@ class SnippetOptions:
     wasm_path: str | None = None
     namespace: str = "istio-system"
     selector: dict[str, str] | None = None
+    # The clusters the filter calls out to (cases.yaml's `clusters`): (name, what the service is).
+    services: tuple[tuple[str, str | None], ...] = ()
 
 
 def release_url(settings: CatalogSettings, name: str, version: Version, mirror: str | None = None) -> str:
@@ -86,6 +88,13 @@ def config_snippet(meta: FilterMeta, version: Version, url: str, plugin_config: 
         text += dump([envoy_config.releases_cluster(url)])
     elif options.wasm_path is None:
         text += f"# Download the binary to {path} and check its sha256 first.\n"
+    if options.services:
+        text += "# The filter calls out to these clusters: add them to static_resources.clusters, each\n"
+        text += "# pointed at the real service (the address below is the cluster's name, port 80):\n"
+        for name, description in options.services:
+            if description:
+                text += f"# {name}: {' '.join(description.split())}\n"
+        text += dump([envoy_config.service_cluster(name, name, 80, dns=True) for name, _ in options.services])
     return text
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import http.server
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 
@@ -70,6 +71,68 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     upstream: EchoUpstream
+
+
+@dataclass
+class StandIn:
+    """A local stand-in for a service a filter calls out to: every request gets the same answer."""
+
+    port: int
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    delay: float
+    seen: list[str] = field(default_factory=list)  # "METHOD path" of each request
+
+
+class _StandInHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _StandInServer
+
+    def _answer(self) -> None:
+        stand_in = self.server.stand_in
+        length = int(self.headers.get("content-length") or 0)
+        if length:
+            self.rfile.read(length)
+        stand_in.seen.append(f"{self.command} {self.path}")
+        if stand_in.delay:
+            time.sleep(stand_in.delay)  # the service's declared latency
+        self.send_response(stand_in.status)
+        for name, value in stand_in.headers.items():
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(stand_in.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(stand_in.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _StandInServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    stand_in: StandIn
+
+
+@contextmanager
+def stand_ins(answers: Mapping[str, tuple[int, dict[str, str], bytes, float]]) -> Iterator[dict[str, StandIn]]:
+    """A stand-in on 127.0.0.1 for each service (name -> status, headers, body, delay in seconds), for
+    the duration of the block; they are always stopped."""
+    with ExitStack() as stack:
+        running = {}
+        for name, (status, headers, body, delay) in answers.items():
+            server = _StandInServer(("127.0.0.1", 0), _StandInHandler)
+            server.stand_in = StandIn(server.server_address[1], status, dict(headers), body, delay)
+            thread = threading.Thread(target=server.serve_forever, args=(0.05,), name=f"stand-in-{name}", daemon=True)
+            thread.start()
+            stack.callback(thread.join, 5)
+            stack.callback(server.server_close)
+            stack.callback(server.shutdown)
+            running[name] = server.stand_in
+        yield running
 
 
 @contextmanager

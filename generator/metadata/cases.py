@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, Field, JsonValue
+from pydantic import AfterValidator, Field, JsonValue, model_validator
 from pydantic_core import PydanticCustomError
 
 from generator.metadata import rules
@@ -128,11 +128,64 @@ class Smoke(_Configured):
     timeout: float = Field(default=10.0, gt=0, le=60, description="Seconds to wait for the response.")
 
 
+class StandIn(StrictModel):
+    """What the local stand-in for a cluster answers every callout with."""
+
+    status: int = Field(default=200, ge=100, le=599)
+    headers: Headers = Field(default_factory=dict)
+    body: str = Field(default="", max_length=1024 * 1024)
+    delay_ms: int = Field(default=0, ge=0, le=10_000, description="Milliseconds before it answers.")
+
+
+def _check_cluster_name(name: str) -> str:
+    if name == RESERVED_CLUSTER:
+        raise PydanticCustomError(
+            rules.InvalidValue.id, "expected another name, got {name}: the harness's own upstream is called so",
+            {"name": name},
+        )  # fmt: skip
+    return name
+
+
+RESERVED_CLUSTER = "upstream"  # the cluster the harness routes requests to (the echo server)
+
+
+class Cluster(StrictModel):
+    """A cluster the filter calls out to (`proxy_http_call`): in Envoy, a local stand-in answers
+    under this name; in the sandbox, the same answer comes back."""
+
+    name: Annotated[str, AfterValidator(_check_cluster_name)] = Field(
+        pattern=r"^[A-Za-z0-9_.:-]{1,100}$", description="The cluster name the filter passes to proxy_http_call."
+    )
+    description: str | None = Field(
+        default=None, description="What the real service is, for whoever deploys the filter."
+    )
+    response: StandIn = Field(default_factory=StandIn)
+
+
 class CasesFile(StrictModel):
     """The content of `cases.yaml`."""
 
     smoke: Smoke = Field(default_factory=Smoke)
+    clusters: list[Cluster] = Field(
+        default_factory=list, description="The clusters the filter calls, each answered by a local stand-in."
+    )
     cases: list[Case] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_clusters(self) -> CasesFile:
+        names = [cluster.name for cluster in self.clusters]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise PydanticCustomError(
+                rules.InvalidValue.id, "clusters: expected each name once, got {names} more than once",
+                {"names": ", ".join(repeated)},
+            )  # fmt: skip
+        return self
+
+
+def services(cases: CasesFile | None) -> tuple[tuple[str, str | None], ...]:
+    """The clusters a filter calls out to, as its cases declare them: (name, what the service is)."""
+    return tuple((cluster.name, cluster.description) for cluster in (cases.clusters if cases else []))
 
 
 def smoke_case(cases: CasesFile | None, default_config: Any) -> Case:

@@ -558,6 +558,18 @@ class SandboxProblem(Rule):
     id = "CAT303"
 
 
+class UndeclaredCluster(Rule):
+    """The filter calls out (`proxy_http_call`) to a cluster that `cases.yaml` does not declare.
+
+    In Envoy such a callout fails (BadArgument, or a request that waits for an answer that never
+    comes), so the cases cannot show what the filter does. Declare the cluster under `clusters:`
+    with what its local stand-in answers (status, headers, body, delay); `catalog filter config`
+    then prints it beside the filter entry for whoever deploys it.
+    """
+
+    id = "CAT304"
+
+
 # --- CAT4xx: the approval queue (review) -----------------------------------------------------------
 # A pull request judged against its base: what was published there stays as it was.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from generator.envoy.process import (
     validate_config,
     write_config,
 )
-from generator.envoy.upstream import EchoUpstream, echo_upstream
+from generator.envoy.upstream import EchoUpstream, echo_upstream, stand_ins
 from generator.metadata.cases import Case, CaseRequest, CasesFile, Expect, smoke_case
 from generator.metadata.model import FilterMeta
 
@@ -84,11 +84,16 @@ def run_cases(
 ) -> list[CaseResult]:
     """Run every case of the filter (smoke first) against the module at `wasm_path`."""
     default = meta.config.examples[0].value
+    services = {
+        cluster.name: (r.status, dict(r.headers), r.body.encode("utf-8"), r.delay_ms / 1000)
+        for cluster in (cases.clusters if cases else [])
+        for r in [cluster.response]
+    }
     results = []
     for index, case in enumerate(all_cases(meta, cases)):
         entry = filter_entry(meta, wasm_path, sha256, case.plugin_config(default), kind)
         started = time.monotonic()
-        result = run_case(envoy, case, entry, workdir / f"case-{index}")
+        result = run_case(envoy, case, entry, workdir / f"case-{index}", services)
         result.seconds = time.monotonic() - started
         results.append(result)
         if progress is not None:
@@ -96,11 +101,20 @@ def run_cases(
     return results
 
 
-def run_case(envoy: Envoy, case: Case, entry: dict[str, Any], workdir: Path) -> CaseResult:
-    """One case in its own Envoy."""
+def run_case(
+    envoy: Envoy,
+    case: Case,
+    entry: dict[str, Any],
+    workdir: Path,
+    services: Mapping[str, tuple[int, dict[str, str], bytes, float]] | None = None,
+) -> CaseResult:
+    """One case in its own Envoy, with a local stand-in for each service the filter calls out to."""
     workdir.mkdir(parents=True, exist_ok=True)
+    services = services or {}
+    unstarted = dict.fromkeys(services, 1)
     check = validate_config(
-        envoy, write_config(envoy_config.bootstrap(entry, upstream_port=1), workdir / "validate.yaml")
+        envoy,
+        write_config(envoy_config.bootstrap(entry, upstream_port=1, services=unstarted), workdir / "validate.yaml"),
     )
     if check.timed_out:
         return CaseResult(case.name, False, [f"Envoy did not finish loading the filter: {check.log}"])
@@ -110,11 +124,11 @@ def run_case(envoy: Envoy, case: Case, entry: dict[str, Any], workdir: Path) -> 
         return CaseResult(case.name, True, log=check.problems())
     if not check.ok:
         return CaseResult(case.name, False, ["Envoy refused to load the filter"], check.problems())
-    with echo_upstream() as upstream:
+    with echo_upstream() as upstream, stand_ins(services) as running_services:
+        ports = {name: stand_in.port for name, stand_in in running_services.items()}
+        config = envoy_config.bootstrap(entry, upstream_port=upstream.port, services=ports)
         try:
-            with run_envoy(
-                envoy, envoy_config.bootstrap(entry, upstream_port=upstream.port), workdir / "run"
-            ) as running:
+            with run_envoy(envoy, config, workdir / "run") as running:
                 failures = _send_all(case, running, upstream)
         except EnvoyStartError as err:
             return CaseResult(case.name, False, ["Envoy did not start"], str(err).splitlines())

@@ -92,8 +92,16 @@ def prove_version(
         return None, findings
     findings += check_version_binary(entry, index, version, data)
     default = meta.config.examples[0].value
+    services = {
+        cluster.name: (cluster.response.status, dict(cluster.response.headers), cluster.response.body.encode("utf-8"))
+        for cluster in (entry.cases.clusters if entry.cases else [])
+    }
     sandbox = run_sandbox(
-        data, plugin_config_text(default).encode("utf-8"), plugin_name=meta.name, root_id=meta.envoy.root_id or ""
+        data,
+        plugin_config_text(default).encode("utf-8"),
+        plugin_name=meta.name,
+        root_id=meta.envoy.root_id or "",
+        services=services,
     )
     with tempfile.TemporaryDirectory(prefix=f"catalog-test-{entry.name}-") as tmp:
         wasm_path = Path(tmp) / f"{entry.name}-{version.version}.wasm"
@@ -130,6 +138,15 @@ def report_findings(entry: FilterEntry, index: int, report: ProofReport) -> list
     if not report.sandbox.ok:
         message = f"sandbox: {report.sandbox.problem}"  # the problem names the callback and the request
         findings.append(entry.field_finding(rules.SandboxProblem, ("versions", index), message))
+    for cluster in report.sandbox.undeclared_clusters:
+        message = (
+            f"the filter calls out to cluster '{cluster}', which cases.yaml does not declare: add it under "
+            "clusters: (name, and what its stand-in answers) so the cases can run"
+        )
+        if entry.cases is not None:
+            findings.append(entry.cases_finding(rules.UndeclaredCluster, (), message))
+        else:
+            findings.append(entry.field_finding(rules.UndeclaredCluster, ("versions", index), message))
     declared = {case.name: i for i, case in enumerate(entry.cases.cases)} if entry.cases else {}
     for result in report.results:
         if result.passed:

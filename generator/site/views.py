@@ -21,7 +21,7 @@ from generator.envoy import snippets
 from generator.gitops.gitrepo import FilterHistory
 from generator.metadata import text
 from generator.metadata.benchfile import HEADLINE, METRIC_TITLES, METRICS, BenchFile, BenchResult, Overhead, Spread
-from generator.metadata.cases import smoke_case
+from generator.metadata.cases import services, smoke_case
 from generator.metadata.icon import load_icon
 from generator.metadata.layout import METADATA_FILE
 from generator.metadata.loader import Catalog, FilterEntry
@@ -380,7 +380,7 @@ def filter_view(
         readme=markup.readme_html(entry.readme or "", base_url=base_url, drop_title=True),
         versions=versions,
         latest=latest,
-        envoy_config=snippets.config_snippet(meta, latest.version, latest.download_url, example, _envoy_options()),
+        envoy_config=snippets.config_snippet(meta, latest.version, latest.download_url, example, _envoy_options(entry)),
         download_commands=_download_commands(meta.name, latest),
         istio_config=_istio_config(meta, latest, example),
         schema=schema_rows(meta.config.schema_),
@@ -402,8 +402,8 @@ def filter_view(
     )
 
 
-def _envoy_options() -> snippets.SnippetOptions:
-    return snippets.SnippetOptions(format="envoy")
+def _envoy_options(entry: FilterEntry) -> snippets.SnippetOptions:
+    return snippets.SnippetOptions(format="envoy", services=services(entry.cases))
 
 
 def _istio_config(meta: FilterMeta, latest: VersionView, example: Any) -> str:

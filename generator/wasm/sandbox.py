@@ -10,8 +10,11 @@ inputs give the same numbers on every machine and every run, so it can be record
 The host calls follow proxy-wasm-cpp-host and Envoy 1.40 (status codes, header map and buffer rules,
 the serialized pairs format), as restated in `generator.wasm.abi`. Everything the module could use
 to tell runs apart is fixed: the clock is a constant per request, `random_get` is a seeded stream,
-and there is no file system, network or environment. HTTP and gRPC callouts get a token and are
-never answered; timers are accepted and never fire.
+and there is no file system, network or environment. An HTTP callout (`proxy_http_call`) to a
+cluster the caller declared (cases.yaml's `clusters`) is answered as its stand-in would, right after
+the callback that made it; one to any other cluster gets BadArgument, as Envoy gives for a cluster
+it does not know, and is named in the report. gRPC callouts get a token and are never answered;
+timers are accepted and never fire.
 
 Every pointer and length that the module passes is checked against its linear memory; a bad one
 gets `InvalidMemoryAccess` (or WASI `EFAULT`), never a Python exception. Data handed to the module
@@ -29,7 +32,7 @@ import statistics
 import struct
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -61,6 +64,8 @@ WASI_ENOTSUP = 58
 # proxy_map_type_t.
 REQUEST_HEADERS, REQUEST_TRAILERS, RESPONSE_HEADERS, RESPONSE_TRAILERS = 0, 1, 2, 3
 MAX_MAP_TYPE = 7  # ... gRPC metadata (4, 5), HTTP call response headers and trailers (6, 7)
+HTTP_CALL_RESPONSE_HEADERS, HTTP_CALL_RESPONSE_TRAILERS = 6, 7
+MAX_CALLOUTS_PER_CALLBACK = 100  # answers delivered after one callback, theirs included
 
 # proxy_buffer_type_t.
 REQUEST_BODY, RESPONSE_BODY, DOWNSTREAM_DATA, UPSTREAM_DATA = 0, 1, 2, 3
@@ -169,6 +174,8 @@ class SandboxReport:
     start_fuel: int  # fuel for instantiation, start functions, root context, vm start and configure
     requests: tuple[RequestOutcome, ...]  # the requests that completed
     logs: tuple[tuple[int, str], ...]  # (level, message) from proxy_log and WASI fd_write to stdout/stderr
+    undeclared_clusters: tuple[str, ...] = ()  # clusters the module called out to that were not declared
+    callouts: int = 0  # callouts answered by a declared cluster's stand-in
 
     @property
     def first_request_fuel(self) -> int | None:
@@ -208,18 +215,27 @@ def run_sandbox(
     *,
     plugin_name: str = PLUGIN_NAME,
     root_id: str = "",
+    services: Mapping[str, Answer] | None = None,
 ) -> SandboxReport:
     """Run `wasm` as Envoy would (start, configure, `limits.requests` requests) in a sandbox.
 
     `plugin_name` and `root_id` are what Envoy's configuration would give the plugin (its `name` and
     `root_id`; the VM id is the name, as the catalog's Envoy configuration sets it): SDK filters
-    look their root context up by `root_id`.
+    look their root context up by `root_id`. `services` answers callouts: cluster name -> (status,
+    headers, body) of its stand-in.
 
     Never raises for a bad module: every failure is a report with `ok=False` and a message that names
     the callback and the request number.
     """
     run = _Run(limits, plugin_config, vm_config)
     run.host.plugin_name, run.host.root_id = plugin_name, root_id
+    run.host.services = {
+        name.encode(): (
+            [(b":status", str(status).encode()), *((k.lower().encode(), v.encode()) for k, v in headers.items())],
+            body,
+        )
+        for name, (status, headers, body) in (services or {}).items()
+    }
     try:
         run.start(wasm, _check(wasm))
         for number in range(1, limits.requests + 1):
@@ -231,6 +247,9 @@ def run_sandbox(
     except _Failure as failure:
         return run.report(failure)
     return run.report(None)
+
+
+Answer = tuple[int, Mapping[str, str], bytes]  # a stand-in's status, headers and body
 
 
 class _Failure(Exception):
@@ -519,6 +538,12 @@ class _Host:
         self.queues: dict[int, deque[bytes]] = {}
         self.queue_ids: dict[bytes, int] = {}
         self.grpc_tokens: set[int] = set()
+        self.services: dict[bytes, tuple[_Pairs, bytes]] = {}  # cluster -> the stand-in's headers and body
+        self.undeclared: list[str] = []
+        self.pending_callouts: list[tuple[int, int, bytes]] = []  # (token, calling context, cluster)
+        self.callout: tuple[_Pairs, bytes] | None = None  # the answer being delivered
+        self.callouts = 0
+        self.context_id = ROOT_CONTEXT_ID  # the context of the callback being run
 
     # -- plumbing
 
@@ -682,7 +707,17 @@ class _Host:
 
     def set_effective_context(self, guest: _Guest, context_id: int) -> int:
         live = {ROOT_CONTEXT_ID} | ({self.stream.context_id} if self.stream else set())
-        return OK if context_id in live else BAD_ARGUMENT
+        if context_id not in live:
+            return BAD_ARGUMENT
+        self.context_id = context_id
+        return OK
+
+    def _current_stream(self) -> _Stream | None:
+        """The stream whose headers, bodies and filter state host calls reach now: only while its
+        context is the effective one (a callout's answer comes to the root context, as in Envoy,
+        and a filter must make its stream effective to touch the request)."""
+        stream = self.stream
+        return stream if stream is not None and self.context_id == stream.context_id else None
 
     def get_current_time_nanoseconds(self, guest: _Guest, time_ptr: int) -> int:
         return OK if guest.write_u64(time_ptr, self.clock_ns) else INVALID_MEMORY_ACCESS
@@ -705,8 +740,9 @@ class _Host:
     # -- properties
 
     def _property(self, path: bytes) -> bytes | None:
-        if self.stream is not None and path in self.stream.properties:
-            return self.stream.properties[path]
+        current = self._current_stream()
+        if current is not None and path in current.properties:
+            return current.properties[path]
         parts = path.removesuffix(b"\0").split(b"\0")
         top = {
             b"plugin_name": self.plugin_name.encode(),
@@ -715,7 +751,7 @@ class _Host:
         }
         if len(parts) == 1 and parts[0] in top:
             return top[parts[0]]
-        stream = self.stream
+        stream = current
         if stream is None or len(parts) < 2:
             return None
         if parts[0] == b"request":
@@ -770,9 +806,10 @@ class _Host:
         value = guest.read(value_ptr, value_size)
         if path is None or value is None:
             return INVALID_MEMORY_ACCESS
-        if self.stream is None:
+        current = self._current_stream()
+        if current is None:
             return NOT_FOUND  # Envoy keeps them in the stream's filter state
-        self.stream.properties[path] = value
+        current.properties[path] = value
         return OK
 
     # -- buffers
@@ -784,9 +821,10 @@ class _Host:
         if kind == PLUGIN_CONFIGURATION:
             return self.plugin_config if self.configuring else None
         if kind == HTTP_CALL_RESPONSE_BODY:
-            return None  # callouts are never answered
-        if kind in (REQUEST_BODY, RESPONSE_BODY) and self.stream is not None:
-            return self.stream.bodies.setdefault(kind, bytearray())
+            return self.callout[1] if self.callout is not None else None
+        current = self._current_stream()
+        if kind in (REQUEST_BODY, RESPONSE_BODY) and current is not None:
+            return current.bodies.setdefault(kind, bytearray())
         return b""  # the other buffers exist and are empty
 
     def get_configuration(self, guest: _Guest, ptr_ptr: int, size_ptr: int) -> int:
@@ -842,7 +880,12 @@ class _Host:
     # -- header maps
 
     def _map(self, kind: int) -> _Pairs | None:
-        return self.stream.maps.get(kind) if self.stream is not None else None
+        if kind in (HTTP_CALL_RESPONSE_HEADERS, HTTP_CALL_RESPONSE_TRAILERS):
+            if self.callout is None:
+                return None
+            return self.callout[0] if kind == HTTP_CALL_RESPONSE_HEADERS else []
+        current = self._current_stream()
+        return current.maps.get(kind) if current is not None else None
 
     def get_header_map_size(self, guest: _Guest, kind: int, size_ptr: int) -> int:
         if kind > MAX_MAP_TYPE:
@@ -956,9 +999,10 @@ class _Host:
         headers = guest.read(headers_ptr, headers_size)
         if details is None or body is None or headers is None:
             return INVALID_MEMORY_ACCESS
-        if self.stream is not None:
+        current = self._current_stream()
+        if current is not None:
             pairs = [(k.lower(), v) for k, v in parse_pairs(headers)]
-            self.stream.local_response = (status_code, pairs, body)
+            current.local_response = (status_code, pairs, body)
         return OK
 
     def stream_control(self, guest: _Guest, stream_type: int) -> int:
@@ -992,7 +1036,18 @@ class _Host:
         names = {k for k, _ in parse_pairs(headers)}
         if not {b":authority", b":method", b":path"} <= names:
             return BAD_ARGUMENT
-        return OK if guest.write_u32(token_ptr, self._token()) else INVALID_MEMORY_ACCESS
+        cluster = guest.read(upstream_ptr, upstream_size) or b""
+        if cluster not in self.services:
+            name = cluster.decode("utf-8", "replace")
+            if name not in self.undeclared:
+                self.undeclared.append(name)
+            return BAD_ARGUMENT  # as Envoy answers for a cluster it does not have
+        token = self._token()
+        if not guest.write_u32(token_ptr, token):
+            return INVALID_MEMORY_ACCESS
+        # The root context owns every callout, and gets its answer (proxy-wasm-cpp-host, Envoy).
+        self.pending_callouts.append((token, ROOT_CONTEXT_ID, cluster))
+        return OK
 
     def _grpc_open(self, guest: _Guest, regions: Sequence[tuple[int, int]], token_ptr: int) -> int:
         if not all(guest.valid(p, s) for p, s in regions):
@@ -1217,6 +1272,8 @@ class _Run:
             start_fuel=self.start_fuel,
             requests=tuple(self.outcomes),
             logs=tuple(logs),
+            undeclared_clusters=tuple(self.host.undeclared),
+            callouts=self.host.callouts,
         )
 
     # -- start and configure
@@ -1307,7 +1364,7 @@ class _Run:
         if name not in self.exports:
             return None
         result, fuel = self._call(name, args, where="", phase=phase)
-        self.start_fuel += fuel
+        self.start_fuel += fuel + self._answer_callouts(where="", phase=phase)
         return result
 
     # -- requests
@@ -1326,8 +1383,9 @@ class _Run:
             nonlocal fuel
             if name not in self.exports:
                 return None
-            result, used = self._call(name, args, where=f" on request {number}", phase=f"request {number}: {name}")
-            fuel += used
+            where, phase = f" on request {number}", f"request {number}: {name}"
+            result, used = self._call(name, args, where=where, phase=phase)
+            fuel += used + self._answer_callouts(where=where, phase=phase)
             if result is not None:
                 results.append((name, result))
             return result
@@ -1411,6 +1469,32 @@ class _Run:
                 "requests",
             )
 
+    def _answer_callouts(self, *, where: str, phase: str) -> int:
+        """Deliver the answers to the callouts the last callback made (and those their handlers
+        make), as Envoy would once the stand-ins answered; the fuel they used."""
+        host, fuel, delivered = self.host, 0, 0
+        while host.pending_callouts:
+            token, context, cluster = host.pending_callouts.pop(0)
+            delivered += 1
+            if delivered > MAX_CALLOUTS_PER_CALLBACK:
+                raise _Failure(f"more than {MAX_CALLOUTS_PER_CALLBACK} callouts answered{where}: it loops", phase)
+            headers, body = host.services[cluster]
+            host.callouts += 1
+            if "proxy_on_http_call_response" not in self.exports:
+                continue
+            host.callout = (headers, body)
+            try:
+                _result, used = self._call(
+                    "proxy_on_http_call_response",
+                    (context, token, len(headers), len(body), 0),
+                    where=where,
+                    phase=phase,
+                )
+            finally:
+                host.callout = None
+            fuel += used
+        return fuel
+
     # -- calling into the module
 
     def _call(self, name: str, args: Sequence[int], *, where: str, phase: str) -> tuple[int | None, int]:
@@ -1420,6 +1504,7 @@ class _Run:
         host = self.host
         self.store.set_fuel(limit)
         host.begin_callback()
+        host.context_id = args[0] if args and name.startswith("proxy_on_") else ROOT_CONTEXT_ID
         try:
             try:
                 result = func(self.store, *args)
